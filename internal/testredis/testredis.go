@@ -1,0 +1,201 @@
+// Package testredis starts real redis-server processes for tests.
+//
+// Tests that need Redis call [Start]. It runs redis-server from PATH on a
+// free loopback port with persistence off, and stops it when the test ends.
+// When HOOKGATE_TEST_REDIS_URL is set, that server is used instead and no
+// process is started (fault tests that stop the server then fail or skip).
+//
+// Without redis-server the test fails when the CI environment variable is
+// "true" and is skipped with a clear message otherwise: a CI run never
+// passes by silently skipping its Redis tests.
+package testredis
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Server is one redis-server process owned by a test.
+type Server struct {
+	// Addr is host:port of the server.
+	Addr string
+	// URL is a redis:// URL for Addr, database 0.
+	URL string
+
+	tb       testing.TB
+	external bool
+	extra    []string
+	cmd      *exec.Cmd
+	exited   chan struct{}
+}
+
+// Unavailable fails tb under CI=true and skips it otherwise, explaining why.
+func Unavailable(tb testing.TB, why string) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("redis unavailable under CI: %s (install redis-server or set HOOKGATE_TEST_REDIS_URL)", why)
+	}
+	tb.Skipf("redis unavailable: %s (install redis-server or set HOOKGATE_TEST_REDIS_URL)", why)
+}
+
+// Start starts a redis-server for tb and stops it in tb.Cleanup. Extra
+// arguments are passed to redis-server (for example "--cluster-enabled", "yes").
+func Start(tb testing.TB, extra ...string) *Server {
+	tb.Helper()
+	if u := os.Getenv("HOOKGATE_TEST_REDIS_URL"); u != "" && len(extra) == 0 {
+		addr := strings.TrimPrefix(strings.TrimPrefix(u, "redis://"), "rediss://")
+		if i := strings.IndexByte(addr, '/'); i >= 0 {
+			addr = addr[:i]
+		}
+		if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+			addr = addr[i+1:]
+		}
+		return &Server{Addr: addr, URL: u, tb: tb, external: true}
+	}
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		Unavailable(tb, "redis-server not found on PATH")
+	}
+	s := &Server{tb: tb, extra: extra}
+	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb)))
+	s.URL = "redis://" + s.Addr + "/0"
+	s.start()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// External reports whether the server came from HOOKGATE_TEST_REDIS_URL
+// and so cannot be stopped or restarted by the test.
+func (s *Server) External() bool { return s.external }
+
+// Port returns the server's TCP port.
+func (s *Server) Port() int {
+	_, p, _ := net.SplitHostPort(s.Addr)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func (s *Server) start() {
+	s.tb.Helper()
+	_, port, _ := net.SplitHostPort(s.Addr)
+	args := []string{
+		"--port", port, "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no",
+		"--dir", s.tb.TempDir(),
+		"--protected-mode", "no", "--daemonize", "no",
+		"--loglevel", "warning",
+	}
+	args = append(args, s.extra...)
+	cmd := exec.Command("redis-server", args...)
+	cmd.Stdout = os.Stderr
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		Unavailable(s.tb, "start redis-server: "+err.Error())
+	}
+	s.cmd = cmd
+	s.exited = make(chan struct{})
+	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.exited)
+	if err := waitPing(s.Addr, 10*time.Second); err != nil {
+		s.Stop()
+		s.tb.Fatalf("redis-server on %s did not answer PING: %v", s.Addr, err)
+	}
+}
+
+// Stop kills the server (SIGKILL: no clean shutdown, as in a crash) and
+// waits for it to exit. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	if s.external {
+		s.tb.Helper()
+		s.tb.Fatalf("testredis: cannot stop an external server (HOOKGATE_TEST_REDIS_URL)")
+	}
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.exited
+	s.cmd = nil
+}
+
+// Restart starts a stopped server again on the same port, empty.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	if s.external {
+		s.tb.Fatalf("testredis: cannot restart an external server (HOOKGATE_TEST_REDIS_URL)")
+	}
+	s.Stop()
+	s.start()
+}
+
+// Do sends one command in the Redis protocol and returns the first reply
+// line. It needs no client library, for test setup and assertions.
+func (s *Server) Do(args ...string) (string, error) {
+	return Do(s.Addr, args...)
+}
+
+// Do sends one command to the Redis server at addr and returns the first
+// line of its reply.
+func Do(addr string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if strings.HasPrefix(line, "-") {
+		return "", fmt.Errorf("redis: %s", line[1:])
+	}
+	return line, nil
+}
+
+func waitPing(addr string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		r, err := Do(addr, "PING")
+		if err == nil && r == "+PONG" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("reply %q", r)
+			}
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(tb testing.TB) int { tb.Helper(); return freePort(tb) }
+
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}

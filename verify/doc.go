@@ -1,0 +1,40 @@
+// Package verify checks that a webhook's raw body and headers were signed
+// by its provider, at an acceptable time.
+//
+// A provider's signing scheme is data: a [Scheme] names the header that
+// carries the signature and how to parse it, the hash and encoding, the
+// template of the signed content ("{id}.{timestamp}.{body}" for Standard
+// Webhooks), where the event id, type and timestamp live, and the
+// provider's documented replay window. [Preset] returns the built-in rows
+// (standard, stripe, github, slack, shopify, paddle, twilio, square); the
+// "hmac" preset is a generic scheme to fill in.
+//
+// The safe sequence is:
+//
+//	scheme, err := verify.Preset("stripe")
+//	v, err := verify.New(verify.Config{
+//		Scheme: scheme,
+//		Keys:   []verify.Key{{Name: "2026-11", Secret: os.Getenv("STRIPE_SECRET")}},
+//	})
+//	// per request, with the body exactly as received:
+//	ev, err := v.Verify(&verify.Request{Header: r.Header, Body: raw})
+//	if err != nil {
+//		// errors.Is(err, verify.ErrSignatureMismatch), ErrTimestamp, ...
+//	}
+//	// ev.ID, ev.Type, ev.Timestamp, ev.Key (the name of the key that matched)
+//
+// Rules that hold for every scheme:
+//
+//   - The MAC is computed over the raw body bytes as received, without a copy;
+//     nothing of the body is parsed before the signature has matched.
+//   - Signatures are compared in constant time ([hmac.Equal]).
+//   - Every configured key is tried against every signature in the header,
+//     so keys can be rotated on either side; expired keys no longer verify.
+//   - The timestamp, where the scheme signs one, must lie within the
+//     tolerance in both directions: not too old, not too far in the future.
+//   - Errors are the exported sentinels below, wrapped with detail; their
+//     messages never contain a secret, a signature or the body.
+//
+// A [Verifier] is safe for concurrent use. Verifying a Standard Webhooks
+// request allocates at most once (the event type read from the payload).
+package verify

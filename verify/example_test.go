@@ -1,0 +1,64 @@
+package verify_test
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/hookgate/hookgate/verify"
+)
+
+// A receiver checks a Standard Webhooks request against its secret.
+func Example() {
+	scheme, err := verify.Preset("standard")
+	if err != nil {
+		panic(err)
+	}
+	// The official Standard Webhooks test vector.
+	v, err := verify.New(verify.Config{
+		Scheme: scheme,
+		Keys:   []verify.Key{{Name: "2021-02", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}},
+		Now:    func() time.Time { return time.Unix(1614265330, 0) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{}
+	h.Set("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek")
+	h.Set("webhook-timestamp", "1614265330")
+	h.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	body := []byte(`{"test": 2432232314}`)
+
+	ev, err := v.Verify(&verify.Request{Header: h, Body: body})
+	fmt.Println(ev.ID, ev.Key, err)
+
+	body[3] = 'X' // one byte changed in transit
+	_, err = v.Verify(&verify.Request{Header: h, Body: body})
+	fmt.Println(errors.Is(err, verify.ErrSignatureMismatch))
+	// Output:
+	// msg_p5jXN8AQM9LWM0D4loKWxJek 2021-02 <nil>
+	// true
+}
+
+// A sender signs with every active key during a rotation; the receiver
+// accepts either.
+func ExampleSigner() {
+	scheme, _ := verify.Preset("stripe")
+	signer, err := verify.NewSigner(scheme, verify.Key{Secret: "whsec_old"}, verify.Key{Secret: "whsec_new"})
+	if err != nil {
+		panic(err)
+	}
+	body := []byte(`{"id":"evt_1","type":"charge.succeeded"}`)
+	at := time.Unix(1700000000, 0)
+	h, _ := signer.Sign(verify.Message{Body: body, Timestamp: at})
+
+	v, _ := verify.New(verify.Config{
+		Scheme: scheme,
+		Keys:   []verify.Key{{Name: "new", Secret: "whsec_new"}},
+		Now:    func() time.Time { return at },
+	})
+	ev, err := v.Verify(&verify.Request{Header: h, Body: body})
+	fmt.Println(ev.ID, ev.Type, ev.Key, err)
+	// Output: evt_1 charge.succeeded new <nil>
+}

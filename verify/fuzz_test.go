@@ -1,0 +1,112 @@
+package verify
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+)
+
+// FuzzSignatureHeader throws arbitrary signature and timestamp header
+// values at every preset. Nothing may panic, and a verification may only
+// succeed with the real signature.
+func FuzzSignatureHeader(f *testing.F) {
+	for _, seed := range []string{
+		"v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+		"t=1533204620,v1=2220f87ef101a04665f11cdf770523143f875572008577fa0f20882ddb9cc3c7,v0=63",
+		"ts=1696195954;h1=dummy;h1=d96299976a6eb066f484d7fde011ac56fc32b38fc9940bc419d6e537fdc6ef02",
+		"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+		"v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503",
+		"B23tXN681gZ0qIWNRrgtzBE9XSDo5yaUu6wfmhu3a7g=",
+		"v1a,AAAA",
+		"t=,v1=,,;;==",
+		"   ",
+		"v1,",
+		",",
+		"=",
+	} {
+		f.Add(seed, "1700000000")
+	}
+	f.Add("t=-1,v1=00", "-1")
+	f.Add("t=99999999999999999999,v1=00", "9223372036854775807")
+	verifiers := map[string]*Verifier{}
+	for _, name := range Presets() {
+		s, _ := Preset(name)
+		v, err := New(Config{Scheme: s, Keys: []Key{{Secret: testSecret}}, Now: fixedNow})
+		if err != nil {
+			f.Fatal(err)
+		}
+		verifiers[name] = v
+	}
+	f.Fuzz(func(t *testing.T, sig, ts string) {
+		for name, v := range verifiers {
+			h := http.Header{}
+			for _, hn := range v.scheme.SignatureHeaders {
+				h[hn] = []string{sig}
+			}
+			for _, hn := range v.scheme.TimestampHeaders {
+				h[hn] = []string{ts}
+			}
+			for _, hn := range v.scheme.IDHeaders {
+				h[hn] = []string{"evt_1"}
+			}
+			_, err := v.Verify(&Request{Header: h, Body: []byte(`{"a":1}`), URL: "https://x.example/p?q=1", Method: "POST"})
+			if err == nil {
+				t.Fatalf("%s: arbitrary header %q verified", name, sig)
+			}
+		}
+	})
+}
+
+// FuzzJSONFields checks the payload field scanner against encoding/json on
+// every input: no panic, and on a valid object with unique keys, the same
+// string values.
+func FuzzJSONFields(f *testing.F) {
+	for _, seed := range []string{
+		`{"id":"evt_1","type":"x.y"}`,
+		`{"data":{"id":"inner"},"type":"t\u00e9","id":12}`,
+		`{"a":[1,{"b":[]},"]"],"id":"q\"uote"}`,
+		`{"id":`, `[`, `{"x":tru`, `"`, `{"\`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		id, typ := jsonFields(body, "id", "type")
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) != nil {
+			return
+		}
+		dec := json.NewDecoder(bytesReader(body))
+		if hasDuplicateKeys(dec) {
+			return
+		}
+		for key, got := range map[string]string{"id": id, "type": typ} {
+			raw, ok := m[key]
+			if !ok {
+				if got != "" {
+					t.Fatalf("%s = %q, absent in %q", key, got, body)
+				}
+				continue
+			}
+			var s string
+			if json.Unmarshal(raw, &s) == nil && s != got {
+				t.Fatalf("%s = %q, encoding/json says %q in %q", key, got, s, body)
+			}
+		}
+	})
+}
+
+// FuzzTemplate checks that any template string either fails to parse or
+// round-trips through the content writer without panicking.
+func FuzzTemplate(f *testing.F) {
+	for _, seed := range []string{"{id}.{timestamp}.{body}", "v0:{timestamp}:{body}", "{", "}{", "{url}{form}", ""} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := parseTemplate(s)
+		if err != nil {
+			return
+		}
+		var w appendWriter
+		tm.write(&w, nil, &content{id: "i", timestamp: "1", body: []byte("b")})
+	})
+}

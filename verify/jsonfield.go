@@ -1,0 +1,207 @@
+package verify
+
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
+
+// maxFieldDepth bounds how deeply nested values jsonFields skips before it
+// gives up, so a hostile body costs linear time and constant memory.
+const maxFieldDepth = 512
+
+// jsonFields returns the values of two top-level fields of a JSON object,
+// as strings (a number is returned as written). A name that is "" is not
+// looked for. It scans the raw bytes once, stops as soon as both are
+// found, and returns "" for anything it cannot read: it never fails,
+// because a payload that is not JSON is for schema validation to reject.
+func jsonFields(body []byte, name1, name2 string) (v1, v2 string) {
+	sc := scanner{b: body}
+	sc.ws()
+	if !sc.byte('{') {
+		return "", ""
+	}
+	need := 0
+	if name1 != "" {
+		need++
+	}
+	if name2 != "" {
+		need++
+	}
+	for need > 0 {
+		sc.ws()
+		ks, ke, esc, ok := sc.str()
+		if !ok {
+			return v1, v2
+		}
+		sc.ws()
+		if !sc.byte(':') {
+			return v1, v2
+		}
+		sc.ws()
+		vs := sc.i
+		kind := sc.peek()
+		if !sc.skipValue() {
+			return v1, v2
+		}
+		ve := sc.i
+		key := body[ks:ke]
+		if esc {
+			var k string
+			if json.Unmarshal(body[ks-1:ke+1], &k) != nil {
+				return v1, v2
+			}
+			key = []byte(k)
+		}
+		if name1 != "" && v1 == "" && string(key) == name1 {
+			v1 = scalar(body[vs:ve], kind)
+			need--
+		} else if name2 != "" && v2 == "" && string(key) == name2 {
+			v2 = scalar(body[vs:ve], kind)
+			need--
+		}
+		sc.ws()
+		if !sc.byte(',') {
+			return v1, v2
+		}
+	}
+	return v1, v2
+}
+
+// scalar renders a JSON string (unescaped, invalid UTF-8 replaced as
+// encoding/json does) or number as a Go string; other kinds give "".
+func scalar(raw []byte, kind byte) string {
+	switch {
+	case kind == '"':
+		for _, c := range raw[1 : len(raw)-1] {
+			if c == '\\' || c >= utf8.RuneSelf {
+				var s string
+				if json.Unmarshal(raw, &s) != nil {
+					return ""
+				}
+				return s
+			}
+		}
+		return string(raw[1 : len(raw)-1])
+	case kind == '-' || (kind >= '0' && kind <= '9'):
+		return string(raw)
+	}
+	return ""
+}
+
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+func (s *scanner) byte(c byte) bool {
+	if s.i < len(s.b) && s.b[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// str consumes a string and returns the bounds of its contents and whether
+// it holds escapes.
+func (s *scanner) str() (start, end int, escaped, ok bool) {
+	if !s.byte('"') {
+		return 0, 0, false, false
+	}
+	start = s.i
+	for s.i < len(s.b) {
+		switch c := s.b[s.i]; {
+		case c == '\\':
+			escaped = true
+			s.i += 2
+		case c == '"':
+			end = s.i
+			s.i++
+			return start, end, escaped, true
+		case c < 0x20:
+			return 0, 0, false, false
+		default:
+			s.i++
+		}
+	}
+	return 0, 0, false, false
+}
+
+// skipValue consumes one value of any kind without building it. Nested
+// containers are tracked with a depth counter, not recursion.
+func (s *scanner) skipValue() bool {
+	depth := 0
+	for {
+		s.ws()
+		switch c := s.peek(); {
+		case c == '"':
+			if _, _, _, ok := s.str(); !ok {
+				return false
+			}
+		case c == '{' || c == '[':
+			if depth++; depth > maxFieldDepth {
+				return false
+			}
+			s.i++
+			continue
+		case c == '}' || c == ']':
+			if depth == 0 {
+				return false
+			}
+			depth--
+			s.i++
+		case c == 0:
+			return false
+		default: // number, true, false, null
+			st := s.i
+			for s.i < len(s.b) {
+				switch s.b[s.i] {
+				case ',', '}', ']', ' ', '\t', '\n', '\r', ':':
+					goto done
+				}
+				s.i++
+			}
+		done:
+			if s.i == st {
+				return false
+			}
+		}
+		// After a complete value: inside a container, a separator or the
+		// container's end may follow.
+		for {
+			s.ws()
+			if depth == 0 {
+				return true
+			}
+			switch s.peek() {
+			case ',', ':':
+				s.i++
+			case '}', ']':
+				depth--
+				s.i++
+				continue
+			}
+			break
+		}
+		if depth == 0 {
+			return true
+		}
+	}
+}
