@@ -13,10 +13,12 @@ package testredis
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,6 +37,8 @@ type Server struct {
 	extra    []string
 	cmd      *exec.Cmd
 	exited   chan struct{}
+	logDir   string   // the server's output, shown when the test fails
+	logs     []string // one file per start
 }
 
 // Unavailable fails tb under CI=true and skips it otherwise, explaining why.
@@ -63,12 +67,20 @@ func Start(tb testing.TB, extra ...string) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Unavailable(tb, "redis-server not found on PATH")
 	}
-	s := &Server{tb: tb, extra: extra}
-	s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb)))
-	s.URL = "redis://" + s.Addr + "/0"
-	s.start()
+	s := &Server{tb: tb, extra: extra, logDir: tb.TempDir()}
+	tb.Cleanup(s.dumpLogs)
 	tb.Cleanup(s.Stop)
-	return s
+	// The free port may be taken before redis-server binds it: try others.
+	var err error
+	for range 3 {
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(tb)))
+		s.URL = "redis://" + s.Addr + "/0"
+		if err = s.start(); err == nil {
+			return s
+		}
+	}
+	tb.Fatalf("%v", err)
+	return nil
 }
 
 // External reports whether the server came from HOOKGATE_TEST_REDIS_URL
@@ -82,7 +94,7 @@ func (s *Server) Port() int {
 	return n
 }
 
-func (s *Server) start() {
+func (s *Server) start() error {
 	s.tb.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
 	args := []string{
@@ -94,18 +106,52 @@ func (s *Server) start() {
 	}
 	args = append(args, s.extra...)
 	cmd := exec.Command("redis-server", args...)
-	cmd.Stdout = os.Stderr
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	// Output goes to a file, not to the test's output, where it would
+	// break benchmark result lines; dumpLogs shows it when the test fails.
+	logPath := filepath.Join(s.logDir, fmt.Sprintf("redis-%d.log", len(s.logs)+1))
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	s.logs = append(s.logs, logPath)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	err = cmd.Start()
+	logFile.Close() // the child has its own descriptor
+	if err != nil {
 		Unavailable(s.tb, "start redis-server: "+err.Error())
 	}
 	s.cmd = cmd
 	s.exited = make(chan struct{})
 	go func(done chan struct{}) { _ = cmd.Wait(); close(done) }(s.exited)
-	if err := waitPing(s.Addr, 10*time.Second); err != nil {
+	if err := waitPing(s.Addr, 10*time.Second, s.exited); err != nil {
 		s.Stop()
-		s.tb.Fatalf("redis-server on %s did not answer PING: %v", s.Addr, err)
+		return fmt.Errorf("redis-server on %s did not answer PING: %v; its output:\n%s", s.Addr, err, logTail(logPath))
 	}
+	return nil
+}
+
+// dumpLogs shows the server's output when the test failed.
+func (s *Server) dumpLogs() {
+	if !s.tb.Failed() {
+		return
+	}
+	for _, p := range s.logs {
+		s.tb.Logf("redis-server on %s, %s:\n%s", s.Addr, filepath.Base(p), logTail(p))
+	}
+}
+
+// logTail returns the end of the log file at path.
+func logTail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	const maxTail = 4 << 10
+	if len(b) > maxTail {
+		b = b[len(b)-maxTail:]
+	}
+	return string(b)
 }
 
 // Stop kills the server (SIGKILL: no clean shutdown, as in a crash) and
@@ -130,7 +176,9 @@ func (s *Server) Restart() {
 		s.tb.Fatalf("testredis: cannot restart an external server (HOOKGATE_TEST_REDIS_URL)")
 	}
 	s.Stop()
-	s.start()
+	if err := s.start(); err != nil {
+		s.tb.Fatalf("%v", err)
+	}
 }
 
 // Do sends one command in the Redis protocol and returns the first reply
@@ -170,12 +218,20 @@ func Do(addr string, args ...string) (string, error) {
 	return line, nil
 }
 
-func waitPing(addr string, limit time.Duration) error {
+func waitPing(addr string, limit time.Duration, exited <-chan struct{}) error {
 	deadline := time.Now().Add(limit)
 	for {
+		select {
+		case <-exited:
+			return errors.New("redis-server exited")
+		default:
+		}
 		r, err := Do(addr, "PING")
 		if err == nil && r == "+PONG" {
 			return nil
+		}
+		if err != nil && strings.HasPrefix(err.Error(), "redis: NOAUTH") {
+			return nil // up, with --requirepass
 		}
 		if time.Now().After(deadline) {
 			if err == nil {

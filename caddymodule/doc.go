@@ -1,0 +1,26 @@
+// Package caddymodule is the hookgate Caddy module: the http.handlers.webhook_verify
+// handler (Caddyfile directive webhook_verify) and the http.matchers.webhook_event
+// matcher.
+//
+// The handler is a thin adapter over the sdk package's Receiver, which runs
+// the whole pipeline (rate limit, bounded body read, signature, schema,
+// idempotency claim, forward, complete or release). This package only turns
+// Caddy configuration into sdk, verify, schemas, idempotency and ratelimit
+// values, shares Redis clients and in-memory state across config reloads
+// (caddy.UsagePool), exposes the verified event as placeholders, and hangs
+// metrics and logs on the Receiver's Observer.
+//
+// Placeholders set for a verified webhook, for later handlers, matchers and
+// logs:
+//
+//	{http.webhook.id}         the provider's event id
+//	{http.webhook.type}       the event type
+//	{http.webhook.source}     the configured source name
+//	{http.webhook.timestamp}  the signed timestamp, Unix seconds
+//	{http.webhook.key}        the name of the secret that matched
+//
+// and, when the webhook is turned away, {http.webhook.reason}: the stable
+// reason (also sent to the client in the Hookgate-Reason header).
+// Rejections are returned as Caddy handler errors with the status from the
+// sdk's table, so handle_errors can shape them.
+package caddymodule

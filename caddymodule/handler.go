@@ -1,0 +1,528 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/hookgate/hookgate/idempotency"
+	"github.com/hookgate/hookgate/idempotency/redisstore"
+	"github.com/hookgate/hookgate/ratelimit"
+	"github.com/hookgate/hookgate/ratelimit/redislimit"
+	"github.com/hookgate/hookgate/redisclient"
+	"github.com/hookgate/hookgate/schemas"
+	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/verify"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Handler verifies webhooks in front of any upstream. Its JSON fields are
+// the module's configuration; the Caddyfile directive webhook_verify sets
+// the same fields.
+type Handler struct {
+	// Source names this endpoint in metrics, logs and the dedup namespace.
+	// Default: the scheme name.
+	Source string `json:"source,omitempty"`
+
+	// Scheme is the provider's signature scheme: a built-in name (standard,
+	// stripe, github, slack, shopify, paddle, twilio, square) or "hmac" for
+	// a generic HMAC scheme described by Custom. Default: "standard".
+	Scheme string `json:"scheme,omitempty"`
+
+	// Custom describes the generic "hmac" scheme (and may override fields
+	// of a built-in one).
+	Custom *CustomScheme `json:"custom,omitempty"`
+
+	// Secrets are the keys that may have signed a webhook; several during a
+	// rotation. Values may use placeholders such as {env.STRIPE_SECRET} or
+	// {file./run/secrets/stripe}, resolved once at provision.
+	Secrets []Secret `json:"secrets,omitempty"`
+
+	// Tolerance is the replay window for the signed timestamp. Default:
+	// the provider's documented window (5m where none is documented).
+	Tolerance caddy.Duration `json:"tolerance,omitempty"`
+
+	// MaxBodyBytes limits the body. Default: 1 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	// Schemas validates payloads with JSON Schema per event type.
+	Schemas *SchemasConfig `json:"schemas,omitempty"`
+
+	// RateLimit limits requests before the body is read.
+	RateLimit *RateLimitConfig `json:"rate_limit,omitempty"`
+
+	// Dedup configures exactly-once forwarding. Default: in-memory store.
+	Dedup *DedupConfig `json:"dedup,omitempty"`
+
+	// Redis is the server shared by the redis dedup store and the shared
+	// rate limiter.
+	Redis *RedisConfig `json:"redis,omitempty"`
+
+	// Shadow verifies, counts and logs, but forwards every request.
+	Shadow bool `json:"shadow,omitempty"`
+
+	// Attest re-signs forwarded requests with the gateway's own Standard
+	// Webhooks key, so the app behind can trust them (sdk.AttestationScheme).
+	Attest *Secret `json:"attest,omitempty"`
+
+	// RetryAfter is sent with 409 (in flight) and 503 (store unavailable).
+	// Default: 5s.
+	RetryAfter caddy.Duration `json:"retry_after,omitempty"`
+
+	// DisableMetrics turns the Prometheus metrics off.
+	DisableMetrics bool `json:"disable_metrics,omitempty"`
+
+	receiver *sdk.Receiver
+	logger   *zap.Logger
+	metrics  *metrics
+	poolKeys []string
+}
+
+// CustomScheme describes a generic HMAC scheme, field by field.
+type CustomScheme struct {
+	SignatureHeader string `json:"signature_header,omitempty"`
+	Prefix          string `json:"prefix,omitempty"`
+	Encoding        string `json:"encoding,omitempty"`
+	Algorithm       string `json:"algorithm,omitempty"`
+	Template        string `json:"template,omitempty"`
+	IDHeader        string `json:"id_header,omitempty"`
+	TimestampHeader string `json:"timestamp_header,omitempty"`
+	TypeHeader      string `json:"type_header,omitempty"`
+}
+
+// Secret is one key. Exactly one of Value and PublicKey is set.
+type Secret struct {
+	// Name labels the key in metrics and logs (never its value).
+	// Default: key1, key2, ... by position.
+	Name string `json:"name,omitempty"`
+	// Value is the shared secret; placeholders are resolved.
+	Value string `json:"value,omitempty"`
+	// PublicKey is a public key, for public-key schemes.
+	PublicKey string `json:"public_key,omitempty"`
+	// Expires, RFC 3339, after which the key no longer verifies.
+	Expires string `json:"expires,omitempty"`
+}
+
+// SchemasConfig loads JSON Schemas from a directory.
+type SchemasConfig struct {
+	// Dir holds one <event type>.json per type, plus shared definitions.
+	Dir string `json:"dir,omitempty"`
+	// TypeField is the payload field path of the event type when the
+	// scheme gives none in a header. Default: "type".
+	TypeField string `json:"type_field,omitempty"`
+	// RejectUnknown rejects event types with no schema (default: allow).
+	RejectUnknown bool `json:"reject_unknown,omitempty"`
+	// CatchAll names the schema for types without one of their own.
+	CatchAll string `json:"catch_all,omitempty"`
+	// MaxViolations caps the violations reported. Default: 10.
+	MaxViolations int `json:"max_violations,omitempty"`
+}
+
+// RateLimitConfig is a token bucket per key.
+type RateLimitConfig struct {
+	// Rate is the sustained rate in requests per second. Required.
+	Rate float64 `json:"rate,omitempty"`
+	// Burst is the bucket size. Default: the rate rounded up, at least 1.
+	Burst int `json:"burst,omitempty"`
+	// Key is a placeholder naming the bucket. Default: {http.request.remote.host}.
+	Key string `json:"key,omitempty"`
+	// Shared enforces one limit across instances through Redis (falling
+	// back to the local limiter when Redis is unreachable).
+	Shared bool `json:"shared,omitempty"`
+}
+
+// DedupConfig configures the idempotency store.
+type DedupConfig struct {
+	// Store is "memory" (default; per process), "redis" (shared; needs
+	// Redis) or "off".
+	Store string `json:"store,omitempty"`
+	// TTL is how long a completed event id is remembered. Default: 72h.
+	TTL caddy.Duration `json:"ttl,omitempty"`
+	// LockTTL is how long an in-flight claim lives if never completed or
+	// released. Default: 2m; keep it above the upstream timeout.
+	LockTTL caddy.Duration `json:"lock_ttl,omitempty"`
+	// FailOpen forwards without dedup when the store is unreachable
+	// (default: fail closed with 503 and Retry-After).
+	FailOpen bool `json:"fail_open,omitempty"`
+	// MaxEntries bounds the memory store. Default: 1,000,000.
+	MaxEntries int `json:"max_entries,omitempty"`
+	// Namespace prefixes event ids in the store. Default: Source.
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// RedisConfig locates Redis; see redisclient.Options for the URL forms
+// (single server, Cluster, Sentinel).
+type RedisConfig struct {
+	URL          string         `json:"url,omitempty"`
+	PoolSize     int            `json:"pool_size,omitempty"`
+	DialTimeout  caddy.Duration `json:"dial_timeout,omitempty"`
+	ReadTimeout  caddy.Duration `json:"read_timeout,omitempty"`
+	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
+	// Prefix starts every key hookgate writes. Default: "hookgate:".
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.webhook_verify",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision builds the pipeline. It needs no live Redis: `caddy validate`
+// provisions too.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if h.Scheme == "" {
+		h.Scheme = "standard"
+	}
+	if h.Source == "" {
+		h.Source = h.Scheme
+	}
+	scheme, err := h.scheme()
+	if err != nil {
+		return err
+	}
+	repl := caddy.NewReplacer()
+	keys := make([]verify.Key, 0, len(h.Secrets))
+	for i, s := range h.Secrets {
+		k := verify.Key{Name: s.Name, Secret: repl.ReplaceAll(s.Value, ""), PublicKey: repl.ReplaceAll(s.PublicKey, "")}
+		if k.Name == "" {
+			k.Name = "key" + strconv.Itoa(i+1)
+		}
+		if k.Secret == "" && k.PublicKey == "" {
+			return fmt.Errorf("webhook_verify: secrets[%d] (%s): empty after resolving placeholders", i, k.Name)
+		}
+		if s.Expires != "" {
+			t, err := time.Parse(time.RFC3339, s.Expires)
+			if err != nil {
+				return fmt.Errorf("webhook_verify: secrets[%d] (%s): expires: want RFC 3339: %v", i, k.Name, err)
+			}
+			k.Expires = t
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return fmt.Errorf("webhook_verify: secrets: at least one secret is required")
+	}
+	v, err := verify.New(verify.Config{Scheme: scheme, Keys: keys, Tolerance: time.Duration(h.Tolerance)})
+	if err != nil {
+		return fmt.Errorf("webhook_verify: %w", err)
+	}
+
+	cfg := sdk.Config{
+		Source:       h.Source,
+		Verifier:     v,
+		MaxBodyBytes: h.MaxBodyBytes,
+		Shadow:       h.Shadow,
+		RetryAfter:   time.Duration(h.RetryAfter),
+	}
+	if h.MaxBodyBytes < 0 {
+		return fmt.Errorf("webhook_verify: max_body: negative")
+	}
+	if h.Schemas != nil {
+		if h.Schemas.Dir == "" {
+			return fmt.Errorf("webhook_verify: schemas: dir is required")
+		}
+		reg, err := schemas.New(schemas.Config{
+			Dir:           h.Schemas.Dir,
+			TypeField:     h.Schemas.TypeField,
+			RejectUnknown: h.Schemas.RejectUnknown,
+			CatchAll:      h.Schemas.CatchAll,
+			MaxViolations: h.Schemas.MaxViolations,
+			MaxBytes:      max(h.MaxBodyBytes, sdk.DefaultMaxBodyBytes),
+		})
+		if err != nil {
+			return fmt.Errorf("webhook_verify: schemas: %w", err)
+		}
+		cfg.Schemas = reg
+	}
+	if err := h.provisionDedup(&cfg); err != nil {
+		return err
+	}
+	if err := h.provisionRateLimit(&cfg); err != nil {
+		return err
+	}
+	if h.Attest != nil {
+		att, err := sdk.NewAttester(verify.Key{Name: h.Attest.Name, Secret: repl.ReplaceAll(h.Attest.Value, "")})
+		if err != nil {
+			return fmt.Errorf("webhook_verify: attest: %w", err)
+		}
+		cfg.Attest = att
+	}
+	if !h.DisableMetrics {
+		m, err := registerMetrics(ctx.GetMetricsRegistry())
+		if err != nil {
+			return fmt.Errorf("webhook_verify: metrics: %w", err)
+		}
+		h.metrics = m
+	}
+	cfg.Observer = sdk.ObserverFunc(h.observe)
+	h.receiver, err = sdk.New(cfg)
+	if err != nil {
+		return fmt.Errorf("webhook_verify: %w", err)
+	}
+	return nil
+}
+
+func (h *Handler) scheme() (verify.Scheme, error) {
+	s, err := verify.Preset(h.Scheme)
+	if err != nil {
+		return s, fmt.Errorf("webhook_verify: scheme: %w", err)
+	}
+	if c := h.Custom; c != nil {
+		if c.SignatureHeader != "" {
+			s.SignatureHeaders = []string{c.SignatureHeader}
+		}
+		if c.Prefix != "" {
+			s.Prefix = c.Prefix
+		}
+		if c.Encoding != "" {
+			s.Encoding = verify.Encoding(c.Encoding)
+		}
+		if c.Algorithm != "" {
+			s.Algorithm = verify.Algorithm(c.Algorithm)
+		}
+		if c.Template != "" {
+			s.Content = c.Template
+		}
+		if c.IDHeader != "" {
+			s.IDHeaders = []string{c.IDHeader}
+		}
+		if c.TimestampHeader != "" {
+			s.TimestampHeaders = []string{c.TimestampHeader}
+		}
+		if c.TypeHeader != "" {
+			s.TypeHeaders = []string{c.TypeHeader}
+		}
+	}
+	return s, nil
+}
+
+func (h *Handler) redisOptions() (redisclient.Options, error) {
+	if h.Redis == nil || h.Redis.URL == "" {
+		return redisclient.Options{}, fmt.Errorf("webhook_verify: redis: url is required for the redis dedup store and shared rate limits")
+	}
+	o := redisclient.Options{
+		URL:          caddy.NewReplacer().ReplaceAll(h.Redis.URL, ""),
+		PoolSize:     h.Redis.PoolSize,
+		DialTimeout:  time.Duration(h.Redis.DialTimeout),
+		ReadTimeout:  time.Duration(h.Redis.ReadTimeout),
+		WriteTimeout: time.Duration(h.Redis.WriteTimeout),
+	}
+	if err := o.Validate(); err != nil {
+		return o, fmt.Errorf("webhook_verify: redis: %w", err)
+	}
+	return o, nil
+}
+
+func (h *Handler) redisPrefix() string {
+	if h.Redis != nil && h.Redis.Prefix != "" {
+		return h.Redis.Prefix
+	}
+	return "hookgate:"
+}
+
+func (h *Handler) provisionDedup(cfg *sdk.Config) error {
+	d := h.Dedup
+	if d == nil {
+		d = &DedupConfig{}
+	}
+	var store idempotency.Store
+	switch d.Store {
+	case "", "memory":
+		key := fmt.Sprintf("memory|%s|%d", h.Source, d.MaxEntries)
+		v, err := h.pooled(key, func() (any, func() error, error) {
+			return idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: d.MaxEntries}), nil, nil
+		})
+		if err != nil {
+			return err
+		}
+		store = v.(*idempotency.Memory)
+	case "redis":
+		client, err := h.redisClient()
+		if err != nil {
+			return err
+		}
+		rs, err := redisstore.New(redisstore.Config{Client: client, Prefix: h.redisPrefix() + "idem:"})
+		if err != nil {
+			return fmt.Errorf("webhook_verify: dedup: %w", err)
+		}
+		store = rs
+	case "off":
+		cfg.NoDedup = true
+		return nil
+	default:
+		return fmt.Errorf("webhook_verify: dedup: store: unknown %q (want memory, redis or off)", d.Store)
+	}
+	cfg.Namespace = d.Namespace
+	dd, err := idempotency.New(idempotency.Config{
+		Store:    store,
+		DoneTTL:  time.Duration(d.TTL),
+		LockTTL:  time.Duration(d.LockTTL),
+		FailOpen: d.FailOpen,
+	})
+	if err != nil {
+		return fmt.Errorf("webhook_verify: dedup: %w", err)
+	}
+	cfg.Dedup = dd
+	return nil
+}
+
+func (h *Handler) provisionRateLimit(cfg *sdk.Config) error {
+	rl := h.RateLimit
+	if rl == nil {
+		return nil
+	}
+	if rl.Rate <= 0 {
+		return fmt.Errorf("webhook_verify: rate_limit: rate must be positive")
+	}
+	key := fmt.Sprintf("ratelimit|%s|%g|%d", h.Source, rl.Rate, rl.Burst)
+	v, err := h.pooled(key, func() (any, func() error, error) {
+		l, err := ratelimit.NewLocal(ratelimit.Config{Rate: rl.Rate, Burst: rl.Burst})
+		return l, nil, err
+	})
+	if err != nil {
+		return fmt.Errorf("webhook_verify: rate_limit: %w", err)
+	}
+	local := v.(*ratelimit.Local)
+	cfg.RateLimit = local
+	if rl.Shared {
+		client, err := h.redisClient()
+		if err != nil {
+			return err
+		}
+		shared, err := redislimit.New(redislimit.Config{
+			Client: client, Rate: rl.Rate, Burst: rl.Burst,
+			Prefix: h.redisPrefix() + "rl:" + h.Source + ":", Fallback: local,
+		})
+		if err != nil {
+			return fmt.Errorf("webhook_verify: rate_limit: %w", err)
+		}
+		cfg.RateLimit = shared
+	}
+	keyTmpl := rl.Key
+	if keyTmpl == "" {
+		keyTmpl = "{http.request.remote.host}"
+	}
+	cfg.RateKey = func(r *http.Request) string {
+		repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+		if repl == nil {
+			return sdk.ClientIP(r)
+		}
+		return repl.ReplaceAll(keyTmpl, "")
+	}
+	return nil
+}
+
+// Validate checks the provisioned handler.
+func (h *Handler) Validate() error {
+	if h.receiver == nil {
+		return errors.New("webhook_verify: not provisioned")
+	}
+	return nil
+}
+
+// Cleanup releases pooled clients and state.
+func (h *Handler) Cleanup() error {
+	for _, k := range h.poolKeys {
+		_, _ = pool.Delete(k)
+	}
+	h.poolKeys = nil
+	return nil
+}
+
+// ServeHTTP runs the sdk pipeline and, for a webhook that passes, exposes
+// the event as placeholders before calling the next handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
+		if ev, ok := sdk.EventFrom(r.Context()); ok && repl != nil {
+			repl.Set("http.webhook.id", ev.ID)
+			repl.Set("http.webhook.type", ev.Type)
+			repl.Set("http.webhook.source", ev.Source)
+			repl.Set("http.webhook.key", ev.Key)
+			if !ev.Timestamp.IsZero() {
+				repl.Set("http.webhook.timestamp", ev.Timestamp.Unix())
+			}
+			if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+				extra.Set(zap.String("webhook_id", ev.ID))
+				extra.Set(zap.String("webhook_type", ev.Type))
+				extra.Set(zap.String("webhook_source", ev.Source))
+			}
+		}
+		return next.ServeHTTP(w, r)
+	})
+	var rej *sdk.Rejection
+	if !errors.As(err, &rej) {
+		return err
+	}
+	for k, vs := range rej.Header {
+		w.Header()[k] = vs
+	}
+	w.Header().Set("Hookgate-Message", oneLine(rej.Err.Error()))
+	if repl != nil {
+		repl.Set("http.webhook.reason", string(rej.Reason))
+		repl.Set("http.webhook.source", h.Source)
+	}
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Set(zap.String("webhook_reason", string(rej.Reason)))
+	}
+	return caddyhttp.Error(rej.Status, rej)
+}
+
+// observe logs and counts each decision. It never logs a secret, a
+// signature or the body.
+func (h *Handler) observe(_ context.Context, d sdk.Decision) {
+	if h.metrics != nil {
+		h.metrics.observe(d)
+	}
+	fields := []zap.Field{
+		zap.String("source", d.Source), zap.String("outcome", string(d.Outcome)),
+		zap.String("event_id", d.EventID), zap.String("event_type", d.EventType),
+	}
+	switch {
+	case d.StoreError && d.DedupSkipped:
+		h.logger.Warn("dedup store unavailable; forwarded without dedup (fail open)", fields...)
+	case d.StoreError:
+		h.logger.Error("dedup store unavailable", append(fields, zap.String("reason", string(d.Reason)))...)
+	case d.Outcome == sdk.OutcomeShadowForwarded:
+		h.logger.Info("shadow mode: would have rejected", append(fields, zap.String("reason", string(d.Reason)))...)
+	case d.Outcome == sdk.OutcomeRejected:
+		h.logger.Debug("webhook rejected", append(fields, zap.String("reason", string(d.Reason)), zap.Int("status", d.Status))...)
+	case d.Outcome == sdk.OutcomeDuplicate:
+		h.logger.Debug("duplicate webhook answered without forwarding", fields...)
+	}
+	if d.RateLimitDegraded {
+		h.logger.Warn("shared rate limiter unavailable; limited locally", fields...)
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddy.CleanerUpper          = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

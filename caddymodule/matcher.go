@@ -1,0 +1,70 @@
+package caddymodule
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+)
+
+func init() {
+	caddy.RegisterModule(MatchEvent{})
+}
+
+// MatchEvent matches requests whose verified webhook event type is one of
+// the listed types. It must be evaluated after webhook_verify ran (in a
+// handle or route block after it); used before, it fails loudly.
+//
+//	@push webhook_event push pull_request
+type MatchEvent []string
+
+// CaddyModule returns the Caddy module information.
+func (MatchEvent) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.matchers.webhook_event",
+		New: func() caddy.Module { return new(MatchEvent) },
+	}
+}
+
+// UnmarshalCaddyfile reads the event types; several lines merge.
+func (m *MatchEvent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	for d.Next() {
+		args := d.RemainingArgs()
+		if len(args) == 0 {
+			return d.ArgErr()
+		}
+		*m = append(*m, args...)
+	}
+	return nil
+}
+
+// errNoEvent reports a webhook_event matcher evaluated before webhook_verify.
+var errNoEvent = errors.New("webhook_event matcher: no verified webhook on this request (place it after webhook_verify)")
+
+// MatchWithError reports whether the event type is listed.
+func (m MatchEvent) MatchWithError(r *http.Request) (bool, error) {
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	if repl == nil {
+		return false, errNoEvent
+	}
+	typ, ok := repl.GetString("http.webhook.type")
+	if !ok {
+		return false, errNoEvent
+	}
+	return slices.Contains(m, typ), nil
+}
+
+// Match is MatchWithError without the error, for older callers.
+func (m MatchEvent) Match(r *http.Request) bool {
+	ok, _ := m.MatchWithError(r)
+	return ok
+}
+
+// Interface guards.
+var (
+	_ caddyhttp.RequestMatcherWithError = (*MatchEvent)(nil)
+	_ caddyfile.Unmarshaler             = (*MatchEvent)(nil)
+)

@@ -1,0 +1,114 @@
+package caddymodule
+
+import (
+	"errors"
+	"math"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hookgate/hookgate/sdk"
+)
+
+// metrics are created once and registered with each config's registry
+// (Caddy scopes registries to the active config since v2.9). Labels are
+// low-cardinality only: source, outcome, reason, key name. Never an event
+// id or a client address.
+type metrics struct {
+	requests     *prometheus.CounterVec
+	duplicates   *prometheus.CounterVec
+	storeErrors  *prometheus.CounterVec
+	failOpen     *prometheus.CounterVec
+	rlFallbacks  *prometheus.CounterVec
+	keyMatches   *prometheus.CounterVec
+	verifyTime   *prometheus.HistogramVec
+	totalTime    *prometheus.HistogramVec
+	clockSkew    *prometheus.HistogramVec
+	lastSkewSecs *prometheus.GaugeVec
+}
+
+var (
+	metricsOnce sync.Once
+	theMetrics  *metrics
+)
+
+func newMetrics() *metrics {
+	const ns, sub = "caddy", "webhook"
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "requests_total",
+			Help: "Webhook requests by source, outcome and reason."}, []string{"source", "outcome", "reason"}),
+		duplicates: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "duplicates_total",
+			Help: "Verified webhooks whose event id had already been completed."}, []string{"source"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "store_errors_total",
+			Help: "Requests during which the dedup store failed."}, []string{"source"}),
+		failOpen: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dedup_skipped_total",
+			Help: "Webhooks forwarded without a dedup claim (fail open, or no event id)."}, []string{"source"}),
+		rlFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "ratelimit_fallbacks_total",
+			Help: "Rate-limit decisions made locally because the shared limiter was unreachable."}, []string{"source"}),
+		keyMatches: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "key_matches_total",
+			Help: "Verified webhooks by the configured name of the secret that matched."}, []string{"source", "key"}),
+		verifyTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "verify_duration_seconds",
+			Help: "Time spent checking signatures.", Buckets: []float64{1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, .01}}, []string{"source"}),
+		totalTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds",
+			Help: "Time from receipt to answer, upstream included.", Buckets: prometheus.DefBuckets}, []string{"source", "outcome"}),
+		clockSkew: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "clock_skew_seconds",
+			Help: "Now minus the webhook's signed timestamp (negative: from the future).",
+			Buckets: []float64{-300, -60, -10, -1, 0, 1, 5, 10, 30, 60, 120, 300}}, []string{"source"}),
+		lastSkewSecs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_clock_skew_seconds",
+			Help: "Clock skew of the last webhook with a signed timestamp."}, []string{"source"}),
+	}
+}
+
+func (m *metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.duplicates, m.storeErrors, m.failOpen, m.rlFallbacks,
+		m.keyMatches, m.verifyTime, m.totalTime, m.clockSkew, m.lastSkewSecs}
+}
+
+// registerMetrics registers the collectors with reg; several handlers
+// share one registry, so "already registered" is success.
+func registerMetrics(reg *prometheus.Registry) (*metrics, error) {
+	metricsOnce.Do(func() { theMetrics = newMetrics() })
+	if reg == nil {
+		return theMetrics, nil
+	}
+	for _, c := range theMetrics.collectors() {
+		if err := reg.Register(c); err != nil {
+			var already prometheus.AlreadyRegisteredError
+			if !errors.As(err, &already) {
+				return nil, err
+			}
+		}
+	}
+	return theMetrics, nil
+}
+
+func (m *metrics) observe(d sdk.Decision) {
+	m.requests.WithLabelValues(d.Source, string(d.Outcome), string(d.Reason)).Inc()
+	m.totalTime.WithLabelValues(d.Source, string(d.Outcome)).Observe(d.Total.Seconds())
+	if d.Verify > 0 {
+		m.verifyTime.WithLabelValues(d.Source).Observe(d.Verify.Seconds())
+	}
+	if d.Key != "" {
+		m.keyMatches.WithLabelValues(d.Source, d.Key).Inc()
+	}
+	if d.Duplicate {
+		m.duplicates.WithLabelValues(d.Source).Inc()
+	}
+	if d.StoreError {
+		m.storeErrors.WithLabelValues(d.Source).Inc()
+	}
+	if d.DedupSkipped {
+		m.failOpen.WithLabelValues(d.Source).Inc()
+	}
+	if d.RateLimitDegraded {
+		m.rlFallbacks.WithLabelValues(d.Source).Inc()
+	}
+	if !d.Timestamp.IsZero() {
+		s := d.Skew.Seconds()
+		if !math.IsNaN(s) {
+			m.clockSkew.WithLabelValues(d.Source).Observe(s)
+			m.lastSkewSecs.WithLabelValues(d.Source).Set(s)
+		}
+	}
+}
+

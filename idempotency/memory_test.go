@@ -1,0 +1,178 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/idempotency"
+	"github.com/hookgate/hookgate/idempotency/idempotencytest"
+)
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestMemoryContract(t *testing.T) {
+	idempotencytest.TestStore(t, idempotencytest.Harness{
+		New: func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+			clock := newFakeClock()
+			return idempotency.NewMemory(idempotency.MemoryConfig{Now: clock.Now}), clock.Advance
+		},
+	})
+}
+
+func TestMemoryContractRealClock(t *testing.T) {
+	idempotencytest.TestStore(t, idempotencytest.Harness{
+		New: func(t *testing.T) (idempotency.Store, func(time.Duration)) {
+			return idempotency.NewMemory(idempotency.MemoryConfig{}), nil
+		},
+		Rounds:   100,
+		ShortTTL: 5 * time.Millisecond,
+	})
+}
+
+// TestMemoryExpiryBoundary checks TTLs to the nanosecond with a fake clock.
+func TestMemoryExpiryBoundary(t *testing.T) {
+	ctx := context.Background()
+	clock := newFakeClock()
+	m := idempotency.NewMemory(idempotency.MemoryConfig{Now: clock.Now})
+	const lock, done = 30 * time.Second, 72 * time.Hour
+
+	if err := m.Claim(ctx, "k", "t1", lock); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(lock - 1)
+	if err := m.Claim(ctx, "k", "t2", lock); !errors.Is(err, idempotency.ErrInFlight) {
+		t.Fatalf("1ns before the lock TTL: got %v, want ErrInFlight", err)
+	}
+	clock.Advance(1)
+	if err := m.Claim(ctx, "k", "t2", lock); err != nil {
+		t.Fatalf("at the lock TTL: got %v, want nil", err)
+	}
+	if err := m.Complete(ctx, "k", "t2", done); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(done - 1)
+	if err := m.Claim(ctx, "k", "t3", lock); !errors.Is(err, idempotency.ErrDuplicate) {
+		t.Fatalf("1ns before the done TTL: got %v, want ErrDuplicate", err)
+	}
+	clock.Advance(1)
+	if err := m.Claim(ctx, "k", "t3", lock); err != nil {
+		t.Fatalf("at the done TTL: got %v, want nil", err)
+	}
+}
+
+func TestMemoryEviction(t *testing.T) {
+	ctx := context.Background()
+	const lock, done = time.Minute, time.Hour
+	key := func(i int) string { return fmt.Sprint("k", i) }
+
+	t.Run("OldestCompletedFirst", func(t *testing.T) {
+		clock := newFakeClock()
+		m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: 4, Now: clock.Now})
+		for i := range 4 {
+			mustClaim(t, m, key(i), "t")
+			clock.Advance(time.Second)
+		}
+		// Complete in the order 2, 0, 3; 1 stays in flight.
+		for _, i := range []int{2, 0, 3} {
+			if err := m.Complete(ctx, key(i), "t", done); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mustClaim(t, m, key(4), "t") // evicts 2, the oldest completed
+		wantClaim(t, m, key(2), nil) // evicts 0
+		wantClaim(t, m, key(0), nil) // evicts 3
+		wantClaim(t, m, key(1), idempotency.ErrInFlight)
+		if n := m.Len(); n != 4 {
+			t.Fatalf("Len = %d, want 4", n)
+		}
+		// 1, 4, 2, 0 are live claims: nothing can be evicted.
+		wantClaim(t, m, key(5), idempotency.ErrUnavailable)
+		if err := m.Complete(ctx, key(5), "t", done); !errors.Is(err, idempotency.ErrUnavailable) {
+			t.Fatalf("Complete of a new key in a full store: got %v, want ErrUnavailable", err)
+		}
+		// Once the claims expire, they make room.
+		clock.Advance(lock)
+		mustClaim(t, m, key(5), "t")
+		if n := m.Len(); n > 4 {
+			t.Fatalf("Len = %d, want at most 4", n)
+		}
+	})
+
+	t.Run("ExpiredBeforeLive", func(t *testing.T) {
+		clock := newFakeClock()
+		m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: 3, Now: clock.Now})
+		mustClaim(t, m, key(0), "t")
+		if err := m.Complete(ctx, key(0), "t", done); err != nil {
+			t.Fatal(err)
+		}
+		mustClaim(t, m, key(1), "t")
+		if err := m.Complete(ctx, key(1), "t", time.Second); err != nil {
+			t.Fatal(err)
+		}
+		mustClaim(t, m, key(2), "t") // a lock abandoned by a crashed claimant
+		clock.Advance(time.Second)
+		mustClaim(t, m, key(3), "t") // evicts 1 (expired), not 0 (older, live)
+		wantClaim(t, m, key(0), idempotency.ErrDuplicate)
+		clock.Advance(lock)
+		mustClaim(t, m, key(4), "t") // evicts 2 (an expired lock), not 0
+		wantClaim(t, m, key(0), idempotency.ErrDuplicate)
+	})
+
+	t.Run("Bounded", func(t *testing.T) {
+		clock := newFakeClock()
+		const limit = 20_000
+		m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: limit, Now: clock.Now})
+		for i := range 5 * limit {
+			k := key(i)
+			mustClaim(t, m, k, "t")
+			if err := m.Complete(ctx, k, "t", done); err != nil {
+				t.Fatal(err)
+			}
+			clock.Advance(time.Millisecond)
+		}
+		if n := m.Len(); n > limit || n < limit*9/10 {
+			t.Fatalf("Len = %d after %d completions, want close to and at most %d", n, 5*limit, limit)
+		}
+		// The newest completions survive.
+		wantClaim(t, m, key(5*limit-1), idempotency.ErrDuplicate)
+	})
+}
+
+func mustClaim(t *testing.T, m *idempotency.Memory, key, token string) {
+	t.Helper()
+	if err := m.Claim(context.Background(), key, token, time.Minute); err != nil {
+		t.Fatalf("Claim(%q): %v", key, err)
+	}
+}
+
+func wantClaim(t *testing.T, m *idempotency.Memory, key string, want error) {
+	t.Helper()
+	err := m.Claim(context.Background(), key, "other", time.Minute)
+	if !errors.Is(err, want) {
+		t.Fatalf("Claim(%q): got %v, want %v", key, err, want)
+	}
+}

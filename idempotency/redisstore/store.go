@@ -1,0 +1,170 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/hookgate/hookgate/idempotency"
+)
+
+// DefaultPrefix starts every key the store writes.
+const DefaultPrefix = "hookgate:idem:"
+
+// Config configures a [Store].
+type Config struct {
+	// Client talks to Redis: a single server, Sentinel or Cluster client.
+	// The store does not close it. Required.
+	Client redis.UniversalClient
+
+	// Prefix starts every key, to share a Redis with other data. It must
+	// not contain "{" or "}", which would break the Cluster hash tag.
+	//
+	// default: "hookgate:idem:" (DefaultPrefix)
+	Prefix string
+}
+
+// Store is an [idempotency.Store] in Redis. Make one with [New]; the zero
+// value is not usable. It is safe for concurrent use.
+type Store struct {
+	client redis.UniversalClient
+	prefix string
+}
+
+var _ idempotency.Store = (*Store)(nil)
+
+// New returns a Store for cfg, with defaults for zero fields. It does no
+// network I/O; see [Store.Preload] for a startup check. Its error names the
+// invalid field.
+func New(cfg Config) (*Store, error) {
+	if cfg.Client == nil {
+		return nil, errors.New("redisstore: Config.Client is nil")
+	}
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: Config.Prefix %q contains { or }", prefix)
+	}
+	return &Store{client: cfg.Client, prefix: prefix}, nil
+}
+
+// Values are "L"+token while claimed, "D"+token once done.
+var (
+	// claimScript replies 0 when the key was free or is already claimed by
+	// the token, 1 when it is done, 2 when another token holds it.
+	claimScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then
+	redis.call('SET', KEYS[1], 'L' .. ARGV[1], 'PX', ARGV[2])
+	return 0
+end
+if v == 'L' .. ARGV[1] then
+	return 0
+end
+if string.sub(v, 1, 1) == 'D' then
+	return 1
+end
+return 2
+`)
+
+	// completeScript replies 0 once the key is done (it was claimed by the
+	// token, free, or done already), 1 when another token holds it.
+	completeScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and v ~= 'L' .. ARGV[1] then
+	if string.sub(v, 1, 1) == 'D' then
+		return 0
+	end
+	return 1
+end
+redis.call('SET', KEYS[1], 'D' .. ARGV[1], 'PX', ARGV[2])
+return 0
+`)
+
+	// releaseScript deletes the key if the token holds it, and replies 0.
+	releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == 'L' .. ARGV[1] then
+	redis.call('DEL', KEYS[1])
+end
+return 0
+`)
+)
+
+// Claim implements [idempotency.Store].
+func (s *Store) Claim(ctx context.Context, key, token string, lockTTL time.Duration) error {
+	n, err := claimScript.Run(ctx, s.client, []string{s.key(key)}, token, millis(lockTTL)).Int()
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case n == 0:
+		return nil
+	case n == 1:
+		return idempotency.ErrDuplicate
+	case n == 2:
+		return idempotency.ErrInFlight
+	}
+	return unexpected("claim", n)
+}
+
+// Complete implements [idempotency.Store].
+func (s *Store) Complete(ctx context.Context, key, token string, doneTTL time.Duration) error {
+	n, err := completeScript.Run(ctx, s.client, []string{s.key(key)}, token, millis(doneTTL)).Int()
+	switch {
+	case err != nil:
+		return unavailable(err)
+	case n == 0:
+		return nil
+	case n == 1:
+		return idempotency.ErrLockLost
+	}
+	return unexpected("complete", n)
+}
+
+// Release implements [idempotency.Store].
+func (s *Store) Release(ctx context.Context, key, token string) error {
+	if err := releaseScript.Run(ctx, s.client, []string{s.key(key)}, token).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// Preload loads the scripts into Redis (every master, with Cluster), so
+// that the first calls need no EVAL fallback, and checks that Redis
+// answers. It is optional: the store loads scripts on demand. Use a short
+// timeout; do not make startup depend on it.
+func (s *Store) Preload(ctx context.Context) error {
+	for _, sc := range []*redis.Script{claimScript, completeScript, releaseScript} {
+		if err := sc.Load(ctx, s.client).Err(); err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
+}
+
+// key returns the Redis key for key, hash-tagged for Cluster.
+func (s *Store) key(key string) string {
+	return s.prefix + "{" + key + "}"
+}
+
+// millis converts ttl to whole milliseconds, rounding up, at least 1.
+func millis(ttl time.Duration) int64 {
+	ms := int64(ttl / time.Millisecond)
+	if ttl%time.Millisecond != 0 {
+		ms++
+	}
+	return max(1, ms)
+}
+
+func unavailable(err error) error {
+	return fmt.Errorf("%w: %w", idempotency.ErrUnavailable, err)
+}
+
+func unexpected(script string, n int) error {
+	return fmt.Errorf("%w: redisstore: %s script replied %d", idempotency.ErrUnavailable, script, n)
+}
