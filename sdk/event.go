@@ -44,6 +44,7 @@ const (
 	OutcomeRejected        Outcome = "rejected"         // turned away with an error status
 	OutcomeDuplicate       Outcome = "duplicate"        // completed before: answered 200, not forwarded
 	OutcomeShadowForwarded Outcome = "shadow_forwarded" // shadow mode: a check failed, forwarded anyway
+	OutcomeHandshake       Outcome = "handshake"        // a provider's verification handshake, answered here
 )
 
 // Decision is what the Receiver decided about one request, reported to the

@@ -68,6 +68,10 @@ type Config struct {
 	// it. Default: built from the Host header, the request URI and the
 	// X-Forwarded-Proto header or TLS state.
 	URL func(*http.Request) string
+	// Handshake configures the answers to providers' verification
+	// handshakes (Meta's verify token, for one). Schemes that have a
+	// handshake are answered by default where nothing needs configuring.
+	Handshake HandshakeConfig
 	// Observer receives every decision. Optional.
 	Observer Observer
 	// Attest, when set, re-signs forwarded requests so that an app behind
@@ -247,6 +251,12 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 		}
 	}
 
+	// Some providers first send an unsigned handshake to be answered.
+	if rc.answerBeforeVerify(w, r) {
+		d.Outcome, d.Status = OutcomeHandshake, http.StatusOK
+		return nil
+	}
+
 	// 2. The body, whole, within the limit.
 	body, err := rc.readBody(r)
 	if err != nil {
@@ -269,6 +279,10 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 		}
 	}
 	d.EventID, d.EventType, d.Key, d.Timestamp = ev.ID, ev.Type, ev.Key, ev.Timestamp
+	if verified && rc.answerAfterVerify(w, r, body, ev) {
+		d.Outcome, d.Status = OutcomeHandshake, http.StatusOK
+		return nil
+	}
 	if !ev.Timestamp.IsZero() {
 		d.Skew = rc.cfg.Now().Sub(ev.Timestamp)
 	}

@@ -16,6 +16,14 @@
 // errors.Is(err, context.Canceled) still tells a cancelled request apart.
 // Nothing is ever reported as a duplicate without Redis saying so.
 //
+// What Redis forgets, the gateway forwards again: completed events are only
+// as durable as the Redis holding them. A restart without persistence, a
+// failover that loses the last writes (replication is asynchronous), or an
+// eviction under maxmemory (use maxmemory-policy noeviction, or memory to
+// spare) can let a provider's retry through a second time. Deduplication
+// narrows delivery to about once; the consumer should still tolerate a
+// rare repeat.
+//
 // The safe call sequence:
 //
 //	client, err := redisclient.New(redisclient.Options{URL: "redis://redis:6379/0"})
