@@ -52,7 +52,7 @@ func newMetrics() *metrics {
 		totalTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds",
 			Help: "Time from receipt to answer, upstream included.", Buckets: prometheus.DefBuckets}, []string{"source", "outcome"}),
 		clockSkew: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "clock_skew_seconds",
-			Help: "Now minus the webhook's signed timestamp (negative: from the future).",
+			Help:    "Now minus the webhook's signed timestamp (negative: from the future).",
 			Buckets: []float64{-300, -60, -10, -1, 0, 1, 5, 10, 30, 60, 120, 300}}, []string{"source"}),
 		lastSkewSecs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_clock_skew_seconds",
 			Help: "Clock skew of the last webhook with a signed timestamp."}, []string{"source"}),
@@ -111,4 +111,3 @@ func (m *metrics) observe(d sdk.Decision) {
 		}
 	}
 }
-

@@ -183,13 +183,14 @@ func (s *scanner) skipValue() bool {
 				return false
 			}
 		}
-		// After a complete value: inside a container, a separator or the
+		// After a complete value: at the top, done (trailing space is not
+		// part of the value); inside a container, a separator or the
 		// container's end may follow.
 		for {
-			s.ws()
 			if depth == 0 {
 				return true
 			}
+			s.ws()
 			switch s.peek() {
 			case ',', ':':
 				s.i++
