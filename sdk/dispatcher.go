@@ -87,8 +87,8 @@ type DispatcherConfig struct {
 
 // Dispatcher fans events out to the subscriptions whose types and filters
 // match, delivering to each independently and concurrently. Dispatch never
-// blocks on an endpoint. It is safe for concurrent use; call Close to stop
-// it.
+// blocks on an endpoint. Make one with [NewDispatcher] (the zero value is
+// not usable) and stop it with Close. It is safe for concurrent use.
 type Dispatcher struct {
 	subs     []*dispatchSub
 	slots    workerSlots
@@ -224,6 +224,17 @@ func (d *Dispatcher) Dispatch(ev Delivery) (int, error) {
 	}
 	typ := ev.Type
 	typeKnown := typ != ""
+	var matched []*dispatchSub // subscriptions never change: match unlocked
+	for _, s := range d.subs {
+		if len(s.Types) > 0 && !typeKnown {
+			v, _ := lookupField(getPayload(), []string{"type"})
+			typ, _ = v.(string)
+			typeKnown = true
+		}
+		if matchTypes(s.Types, typ) && matchFilters(s.filters, getPayload) {
+			matched = append(matched, s)
+		}
+	}
 
 	d.mu.RLock()
 	defer d.mu.RUnlock()
@@ -232,15 +243,7 @@ func (d *Dispatcher) Dispatch(ev Delivery) (int, error) {
 	}
 	n := 0
 	var errs []error
-	for _, s := range d.subs {
-		if len(s.Types) > 0 && !typeKnown {
-			v, _ := lookupField(getPayload(), []string{"type"})
-			typ, _ = v.(string)
-			typeKnown = true
-		}
-		if !matchTypes(s.Types, typ) || !matchFilters(s.filters, getPayload) {
-			continue
-		}
+	for _, s := range matched {
 		one := ev
 		one.URL = s.Endpoint
 		select {

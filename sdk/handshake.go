@@ -1,6 +1,11 @@
 package sdk
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
 	"net/http"
 
 	"github.com/hookgate/hookgate/verify"
@@ -10,14 +15,63 @@ import (
 type HandshakeConfig struct {
 	// VerifyToken is the token a provider echoes in a subscription GET
 	// (Meta's hub.verify_token); the challenge is answered only when it
-	// matches.
+	// matches. Empty: Meta's handshake is not answered, and its GET is
+	// rejected like any unsigned request.
 	VerifyToken string
 }
 
+// maxChallenge bounds the challenge a handshake echoes; a longer one is
+// not a handshake this package answers.
+const maxChallenge = 1024
+
 // answerBeforeVerify answers a provider's unsigned handshake (a GET
 // challenge, an X-Hook-Secret echo) for schemes that have one, before any
-// signature check. It reports whether it answered.
+// signature check. Echoing a challenge proves only that this endpoint is
+// reachable, which is all these handshakes ask. A request that does not
+// have the handshake's exact shape is not answered: it goes on to be
+// verified, and rejected, like any webhook. It reports whether it answered.
 func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) bool {
+	switch rc.cfg.Verifier.Scheme().Handshake {
+	case verify.HandshakeMeta:
+		// GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C
+		if r.Method != http.MethodGet || rc.cfg.Handshake.VerifyToken == "" {
+			return false
+		}
+		q := r.URL.Query()
+		challenge := q.Get("hub.challenge")
+		if q.Get("hub.mode") != "subscribe" || !validChallenge(challenge) || !sameToken(q.Get("hub.verify_token"), rc.cfg.Handshake.VerifyToken) {
+			return false
+		}
+		writeText(w, challenge)
+		return true
+	case verify.HandshakeDropbox:
+		// GET ?challenge=C, echoed as text.
+		challenge := r.URL.Query().Get("challenge")
+		if r.Method != http.MethodGet || !validChallenge(challenge) {
+			return false
+		}
+		writeText(w, challenge)
+		return true
+	case verify.HandshakeOkta:
+		// GET with X-Okta-Verification-Challenge, answered in JSON.
+		challenge := r.Header.Get("X-Okta-Verification-Challenge")
+		if r.Method != http.MethodGet || !validChallenge(challenge) {
+			return false
+		}
+		writeJSON(w, map[string]string{"verification": challenge})
+		return true
+	case verify.HandshakeAsana:
+		// The first request carries X-Hook-Secret, the secret that signs
+		// every later event, and no signature: echo the header. The
+		// secret must then be configured as this source's secret.
+		secret := r.Header.Get("X-Hook-Secret")
+		if r.Header.Get("X-Hook-Signature") != "" || !validChallenge(secret) {
+			return false
+		}
+		w.Header().Set("X-Hook-Secret", secret)
+		w.WriteHeader(http.StatusOK)
+		return true
+	}
 	return false
 }
 
@@ -25,5 +79,80 @@ func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) b
 // event whose challenge must be echoed or signed) once its signature has
 // been checked, instead of forwarding it. It reports whether it answered.
 func (rc *Receiver) answerAfterVerify(w http.ResponseWriter, r *http.Request, body []byte, ev verify.Event) bool {
+	switch rc.cfg.Verifier.Scheme().Handshake {
+	case verify.HandshakeSlack:
+		// {"type":"url_verification","challenge":"..."}: echo the challenge.
+		var m struct{ Type, Challenge string }
+		if json.Unmarshal(body, &m) != nil || m.Type != "url_verification" || !validChallenge(m.Challenge) {
+			return false
+		}
+		writeText(w, m.Challenge)
+		return true
+	case verify.HandshakeZoom:
+		// {"event":"endpoint.url_validation","payload":{"plainToken":"..."}}:
+		// answer the token with its hex HMAC-SHA256 under the secret whose
+		// signature matched.
+		var m struct {
+			Event   string
+			Payload struct{ PlainToken string }
+		}
+		if json.Unmarshal(body, &m) != nil || m.Event != "endpoint.url_validation" || !validChallenge(m.Payload.PlainToken) {
+			return false
+		}
+		mac := rc.cfg.Verifier.MAC(ev.Key, []byte(m.Payload.PlainToken))
+		if mac == nil {
+			return false
+		}
+		writeJSON(w, map[string]string{"plainToken": m.Payload.PlainToken, "encryptedToken": hex.EncodeToString(mac)})
+		return true
+	case verify.HandshakeTwitch:
+		// Twitch-Eventsub-Message-Type: webhook_callback_verification, with
+		// {"challenge":"..."}: echo the challenge as text.
+		if r.Header.Get("Twitch-Eventsub-Message-Type") != "webhook_callback_verification" {
+			return false
+		}
+		var m struct{ Challenge string }
+		if json.Unmarshal(body, &m) != nil || !validChallenge(m.Challenge) {
+			return false
+		}
+		writeText(w, m.Challenge)
+		return true
+	}
 	return false
+}
+
+// validChallenge reports whether c is a challenge worth echoing: present,
+// short, and free of control characters.
+func validChallenge(c string) bool {
+	if c == "" || len(c) > maxChallenge {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if c[i] < 0x20 || c[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// sameToken compares two tokens in constant time, whatever their lengths.
+func sameToken(got, want string) bool {
+	a, b := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
+}
+
+func writeText(w http.ResponseWriter, s string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, s)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_ = json.NewEncoder(w).Encode(v)
 }

@@ -29,11 +29,13 @@ var (
 	// at once; the caller should disable the subscription.
 	ErrEndpointGone = errors.New("sdk: endpoint gone")
 	// ErrRejected: the endpoint answered a status that retrying will not
-	// change: a 4xx other than 408, 410 and 429, or a 3xx (redirects are
-	// not followed, since a signature may cover the URL).
+	// change: a 4xx other than 408, 410 and 429 (and 409 with a
+	// Retry-After), or a 3xx (redirects are not followed, since a
+	// signature may cover the URL).
 	ErrRejected = errors.New("sdk: endpoint rejected the delivery")
 	// ErrGaveUp: every attempt failed with a retryable outcome (a network
-	// error, a timeout, 408, 429 or 5xx); the last one is wrapped too.
+	// error, a timeout, 408, 429, 5xx, or 409 with a Retry-After); the
+	// last one is wrapped too.
 	ErrGaveUp = errors.New("sdk: delivery attempts exhausted")
 	// ErrInvalidDelivery: the Delivery cannot be sent as given (no valid
 	// URL, both Body and JSON set, JSON that does not marshal, a body the
@@ -55,10 +57,6 @@ const (
 	// DefaultUserAgent is sent when SenderConfig.UserAgent is empty.
 	DefaultUserAgent = "hookgate-sender"
 )
-
-// gatewayReasonHeader is the response header in which a hookgate gateway
-// names why it turned a webhook away (one of the Reason values).
-const gatewayReasonHeader = "X-Hookgate-Reason"
 
 // standardSchedule is the Standard Webhooks recommendation: after the
 // first attempt, retry after 5 seconds, 5 minutes, 30 minutes, 2 hours,
@@ -87,7 +85,8 @@ type SenderConfig struct {
 	// Keys sign every attempt. All keys that have not expired sign, so a
 	// receiver holding either the old or the new secret accepts the
 	// delivery during a rotation; schemes whose header carries a single
-	// signature use the first active key. At least one secret is required.
+	// signature use the first active key. At least one secret is required;
+	// schemes signed with a provider's private key cannot be sent.
 	Keys []verify.Key
 
 	// Client sends the requests. Default: a client on
@@ -152,7 +151,9 @@ type Delivery struct {
 	// Type is the event type, sent in the scheme's type header when it has
 	// one; schemes such as Standard Webhooks read it from the payload.
 	Type string
-	// Body is sent exactly as given.
+	// Body is sent exactly as given, except under schemes that carry
+	// their timestamp or signature in a JSON body (Linear, Mailgun): the
+	// fields it lacks are added, afresh on every attempt.
 	Body []byte
 	// JSON, when Body is nil, is marshalled with encoding/json to make the
 	// body. Set one of Body and JSON.
@@ -173,11 +174,14 @@ type Attempt struct {
 	Duration time.Duration
 	// Status is the response status; 0 when there was no response.
 	Status int
-	// Reason is the receiver's X-Hookgate-Reason response header: why a
-	// hookgate gateway turned the webhook away. Empty otherwise.
+	// Reason is the response's Hookgate-Reason header ([HeaderReason]):
+	// why a hookgate receiver turned the webhook away, or "duplicate" on a
+	// 200 for an event it already had. Empty otherwise.
 	Reason Reason
 	// Err is nil when the attempt delivered the event, else why it did not.
 	Err error
+	// Retry reports whether another attempt is scheduled, after Delay.
+	Retry bool
 	// Delay is the wait before the next attempt; zero when none follows.
 	Delay time.Duration
 }
@@ -199,8 +203,9 @@ type Report struct {
 	Err error
 }
 
-// Sender delivers signed events to endpoints, retrying with backoff. It
-// is safe for concurrent use; one Sender may serve many endpoints.
+// Sender delivers signed events to endpoints, retrying with backoff.
+// Make one with [NewSender]; the zero value is not usable. It is safe for
+// concurrent use, and one Sender may serve many endpoints.
 type Sender struct {
 	signer        *verify.Signer
 	client        *http.Client
@@ -285,18 +290,18 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 
 // Backoff returns an exponential retry schedule for
 // SenderConfig.Schedule: retries delays, the first base and each next one
-// double the last, capped at max (no cap when max <= 0). The sender
+// double the last, capped at limit (no cap when limit <= 0). The sender
 // jitters each in full. Backoff(time.Second, 5*time.Second, 4) is
 // 1s, 2s, 4s, 5s.
-func Backoff(base, max time.Duration, retries int) []time.Duration {
+func Backoff(base, limit time.Duration, retries int) []time.Duration {
 	if retries <= 0 {
 		return nil
 	}
 	out := make([]time.Duration, retries)
 	d := base
 	for i := range out {
-		if max > 0 && d > max {
-			d = max
+		if limit > 0 && d > limit {
+			d = limit
 		}
 		out[i] = d
 		if d < math.MaxInt64/2 {
@@ -309,8 +314,10 @@ func Backoff(base, max time.Duration, retries int) []time.Duration {
 // Send delivers d: it signs and POSTs it, retrying on network errors,
 // timeouts, 408, 429 and 5xx after the scheduled (or Retry-After) delay,
 // each attempt with a fresh timestamp and signature but the same event id.
-// It stops at once on 410 Gone, on any other 3xx or 4xx, and when ctx is
-// done. The returned Report is never nil and the error is its Err.
+// A 409 Conflict with a Retry-After (a hookgate receiver's "in_flight":
+// the event is being processed elsewhere) is retried too. It stops at
+// once on 410 Gone, on any other 3xx or 4xx, and when ctx is done. The
+// returned Report is never nil and the error is its Err.
 func (s *Sender) Send(ctx context.Context, d Delivery) (*Report, error) {
 	r := s.deliver(ctx, d, nil)
 	return r, r.Err
@@ -354,6 +361,7 @@ func (s *Sender) deliver(ctx context.Context, d Delivery, slots workerSlots) *Re
 		}
 		last := n >= s.maxAttempts
 		if out == outRetry && !last {
+			a.Retry = true
 			a.Delay = s.delay(n, retryAfter, hasRetryAfter)
 		}
 		rep.Attempts = append(rep.Attempts, a)
@@ -394,7 +402,7 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 		a.Err = fmt.Errorf("sdk: delivery canceled: %w", err)
 		return a, 0, false, outCanceled
 	}
-	sig, err := s.signer.Sign(verify.Message{
+	body, sig, err := s.signer.SignBody(verify.Message{
 		ID: d.ID, Type: d.Type, Timestamp: a.At, Body: d.Body, URL: d.URL, Method: http.MethodPost,
 	})
 	if err != nil {
@@ -403,7 +411,7 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 	}
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(actx, http.MethodPost, d.URL, bytes.NewReader(d.Body))
+	req, err := http.NewRequestWithContext(actx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
 		a.Err = fmt.Errorf("%w: %v", ErrInvalidDelivery, err)
 		return a, 0, false, outSignFailed
@@ -420,6 +428,13 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 	}
 	if s.attemptHeader != "" {
 		h.Set(s.attemptHeader, strconv.Itoa(n))
+	}
+	// The event id is the delivery's idempotency key. Saying so also lets
+	// net/http resend a request whose reused keep-alive connection the
+	// server closed at that very moment (a gateway reload, an idle
+	// timeout), which it otherwise refuses to do for a POST.
+	if h.Get("Idempotency-Key") == "" {
+		h.Set("Idempotency-Key", d.ID)
 	}
 	for k, vs := range sig {
 		h[k] = vs
@@ -440,16 +455,18 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 	_ = resp.Body.Close()
 	a.Duration = s.now().Sub(a.At)
 	a.Status = resp.StatusCode
-	a.Reason = Reason(resp.Header.Get(gatewayReasonHeader))
-	switch code := resp.StatusCode; {
+	a.Reason = Reason(resp.Header.Get(HeaderReason))
+	code := resp.StatusCode
+	retryAfter, hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+	switch {
 	case code >= 200 && code < 300:
 		return a, 0, false, outDelivered
 	case code == http.StatusGone:
 		a.Err = fmt.Errorf("%w: status %d", ErrEndpointGone, code)
 		return a, 0, false, outGone
-	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500:
+	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500,
+		code == http.StatusConflict && hasRetryAfter:
 		a.Err = fmt.Errorf("sdk: attempt %d: status %d", n, code)
-		retryAfter, hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
 		return a, retryAfter, hasRetryAfter, outRetry
 	default:
 		a.Err = fmt.Errorf("%w: status %d", ErrRejected, code)

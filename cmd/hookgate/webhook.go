@@ -242,7 +242,7 @@ func (c *webhookCLI) readBody(args []string) ([]byte, error) {
 }
 
 func (c *webhookCLI) commands() []*cobra.Command {
-	return []*cobra.Command{c.verifyCommand(), c.signCommand()}
+	return []*cobra.Command{c.verifyCommand(), c.signCommand(), c.sendCommand()}
 }
 
 func (c *webhookCLI) verifyCommand() *cobra.Command {

@@ -1,0 +1,347 @@
+package sdk_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/verify"
+)
+
+// inbox is a server that records which event ids reached which path.
+type inbox struct {
+	*httptest.Server
+	mu  sync.Mutex
+	ids map[string][]string
+}
+
+func newInbox(t *testing.T) *inbox {
+	t.Helper()
+	in := &inbox{ids: map[string][]string{}}
+	in.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		in.mu.Lock()
+		in.ids[r.URL.Path] = append(in.ids[r.URL.Path], r.Header.Get("Webhook-Id"))
+		in.mu.Unlock()
+	}))
+	t.Cleanup(in.Close)
+	return in
+}
+
+func (in *inbox) got(path string) []string {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	ids := slices.Clone(in.ids[path])
+	slices.Sort(ids)
+	return ids
+}
+
+func plainSender(t *testing.T, edit func(*sdk.SenderConfig)) *sdk.Sender {
+	t.Helper()
+	cfg := sdk.SenderConfig{Keys: []verify.Key{{Secret: testSecret}}, Schedule: []time.Duration{time.Millisecond}}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := sdk.NewSender(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func closeDispatcher(t *testing.T, d *sdk.Dispatcher) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDispatcherRouting(t *testing.T) {
+	in := newInbox(t)
+	s := plainSender(t, nil)
+	sub := func(name string, types []string, filters ...sdk.FieldFilter) sdk.Subscription {
+		return sdk.Subscription{Name: name, Endpoint: in.URL + "/" + name, Sender: s, Types: types, Filter: filters}
+	}
+	var mu sync.Mutex
+	results := map[string]int{}
+	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{OnResult: func(sub string, r *sdk.Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Delivered {
+			results[sub]++
+		}
+	}},
+		sub("orders", []string{"order.*"}),
+		sub("all", nil),
+		sub("paid", []string{"*"}, sdk.FieldFilter{Path: "data.status", Equals: []string{"paid", "settled"}}),
+		sub("invoices", []string{"invoice.created", "invoice.paid"}, sdk.FieldFilter{Path: "data.amount", Equals: []string{"42"}}),
+		sub("live", nil, sdk.FieldFilter{Path: "data.live", Equals: []string{"true"}}, sdk.FieldFilter{Path: "data.note", Equals: []string{"null"}}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := []struct {
+		ev   sdk.Delivery
+		want int
+	}{
+		{sdk.Delivery{ID: "e1", Type: "order.created", JSON: map[string]any{"data": map[string]any{"status": "paid"}}}, 3},
+		{sdk.Delivery{ID: "e2", Body: []byte(`{"type":"invoice.created","data":{"amount":42,"live":true,"note":null}}`)}, 3},
+		{sdk.Delivery{ID: "e3", Type: "orderly", Body: []byte(`{"data":{"status":"open","live":"true"}}`)}, 1},
+		{sdk.Delivery{ID: "e4", Type: "order", Body: []byte(`not json`)}, 1},
+		{sdk.Delivery{ID: "e5", Type: "order.item.added", Body: []byte(`{"data":{"status":"settled","amount":42.0}}`)}, 3},
+		{sdk.Delivery{ID: "e6", Type: "invoice.paid", Body: []byte(`{"data":{"amount":"42","live":true}}`)}, 2},
+	}
+	for _, e := range events {
+		n, err := d.Dispatch(e.ev)
+		if err != nil || n != e.want {
+			t.Errorf("Dispatch(%s) = %d, %v; want %d", e.ev.ID, n, err, e.want)
+		}
+	}
+	closeDispatcher(t, d)
+	want := map[string][]string{
+		"/orders":   {"e1", "e5"},
+		"/all":      {"e1", "e2", "e3", "e4", "e5", "e6"},
+		"/paid":     {"e1", "e5"},
+		"/invoices": {"e2", "e6"},
+		"/live":     {"e2"},
+	}
+	for path, ids := range want {
+		if got := in.got(path); !slices.Equal(got, ids) {
+			t.Errorf("%s got %v, want %v", path, got, ids)
+		}
+		if results[path[1:]] != len(ids) {
+			t.Errorf("OnResult reported %d deliveries to %s, want %d", results[path[1:]], path, len(ids))
+		}
+	}
+	if _, err := d.Dispatch(sdk.Delivery{Type: "order.created", Body: []byte(`{}`)}); !errors.Is(err, sdk.ErrDispatcherClosed) {
+		t.Errorf("Dispatch after Close: %v", err)
+	}
+}
+
+// The event id is generated once and is the same at every endpoint.
+func TestDispatcherSharesEventID(t *testing.T) {
+	in := newInbox(t)
+	s := plainSender(t, nil)
+	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{},
+		sdk.Subscription{Name: "a", Endpoint: in.URL + "/a", Sender: s},
+		sdk.Subscription{Name: "b", Endpoint: in.URL + "/b", Sender: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Dispatch(sdk.Delivery{JSON: map[string]string{"type": "x"}}); n != 2 || err != nil {
+		t.Fatalf("Dispatch = %d, %v", n, err)
+	}
+	closeDispatcher(t, d)
+	a, b := in.got("/a"), in.got("/b")
+	if len(a) != 1 || !slices.Equal(a, b) || !strings.HasPrefix(a[0], "msg_") {
+		t.Fatalf("ids: a %v, b %v", a, b)
+	}
+}
+
+// stallServer holds every request until release is closed (or the client
+// leaves), reporting each arrival on arrived.
+func stallServer(t *testing.T) (srv *httptest.Server, arrived chan struct{}, release chan struct{}) {
+	t.Helper()
+	arrived, release = make(chan struct{}, 1024), make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		arrived <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, arrived, release
+}
+
+func TestDispatcherSlowEndpointDoesNotBlockOthers(t *testing.T) {
+	slow, slowArrived, release := stallServer(t)
+	const n = 20
+	fastGot := make(chan string, n)
+	fast := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		fastGot <- r.Header.Get("Webhook-Id")
+	}))
+	defer fast.Close()
+	s := plainSender(t, nil)
+	// Two workers only: the stalled endpoint holds one, the other serves
+	// the fast endpoint.
+	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{Workers: 2, QueueSize: n},
+		sdk.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s},
+		sdk.Subscription{Name: "fast", Endpoint: fast.URL, Sender: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	timeout := time.After(10 * time.Second)
+	for i := range n {
+		if got, err := d.Dispatch(sdk.Delivery{ID: "e" + string(rune('a'+i)), Body: []byte(`{}`)}); got != 2 || err != nil {
+			t.Fatalf("Dispatch %d = %d, %v", i, got, err)
+		}
+		if i == 0 { // from here on, the slow endpoint holds a worker and stalls
+			select {
+			case <-slowArrived:
+			case <-timeout:
+				t.Fatal("slow endpoint never got its first event")
+			}
+		}
+	}
+	for i := range n {
+		select {
+		case <-fastGot:
+		case <-timeout:
+			t.Fatalf("fast endpoint got %d of %d events while the slow one stalled", i, n)
+		}
+	}
+	// The slow endpoint is still on its first event, all along.
+	if len(slowArrived) != 0 {
+		t.Fatalf("slow endpoint got more than one request while stalled")
+	}
+	close(release)
+	closeDispatcher(t, d)
+	if got := 1 + len(slowArrived); got != n {
+		t.Errorf("slow endpoint got %d events after release, want %d", got, n)
+	}
+}
+
+func TestDispatcherQueueFull(t *testing.T) {
+	slow, slowArrived, release := stallServer(t)
+	in := newInbox(t)
+	s := plainSender(t, nil)
+	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{QueueSize: 1},
+		sdk.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s},
+		sdk.Subscription{Name: "fast", Endpoint: in.URL + "/fast", Sender: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dispatch := func(id string) (int, error) { return d.Dispatch(sdk.Delivery{ID: id, Body: []byte(`{}`)}) }
+	if n, err := dispatch("e1"); n != 2 || err != nil {
+		t.Fatalf("e1: %d, %v", n, err)
+	}
+	<-slowArrived // e1 is in flight at the slow endpoint; its queue is empty
+	if n, err := dispatch("e2"); n != 2 || err != nil {
+		t.Fatalf("e2: %d, %v", n, err)
+	}
+	// The slow queue now holds e2; e3 finds it full. Wait until the fast
+	// endpoint has drained its own queue, so that only the slow one is full.
+	for deadline := time.Now().Add(10 * time.Second); len(in.got("/fast")) < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("fast endpoint did not get e1 and e2")
+		}
+	}
+	n, err := dispatch("e3")
+	if n != 1 || !errors.Is(err, sdk.ErrQueueFull) || !strings.Contains(err.Error(), `"slow"`) {
+		t.Fatalf("e3: %d, %v; want 1 and ErrQueueFull naming slow", n, err)
+	}
+	close(release)
+	closeDispatcher(t, d)
+	if got := in.got("/fast"); !slices.Equal(got, []string{"e1", "e2", "e3"}) {
+		t.Errorf("fast got %v", got)
+	}
+}
+
+// Close with a deadline cancels what is still running or queued, and
+// every such event still reaches OnResult and the dead-letter hook.
+func TestDispatcherCloseDeadline(t *testing.T) {
+	slow, slowArrived, _ := stallServer(t)
+	var mu sync.Mutex
+	var results, deadLetters []*sdk.Report
+	s := plainSender(t, func(c *sdk.SenderConfig) {
+		c.OnGiveUp = func(_ sdk.Delivery, r *sdk.Report) {
+			mu.Lock()
+			defer mu.Unlock()
+			deadLetters = append(deadLetters, r)
+		}
+	})
+	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{OnResult: func(_ string, r *sdk.Report) {
+		mu.Lock()
+		defer mu.Unlock()
+		results = append(results, r)
+	}}, sdk.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"e1", "e2", "e3"} {
+		if _, err := d.Dispatch(sdk.Delivery{ID: id, Body: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-slowArrived
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := d.Close(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close = %v, want context.Canceled", err)
+	}
+	if len(results) != 3 || len(deadLetters) != 3 {
+		t.Fatalf("%d results, %d dead letters; want 3 each", len(results), len(deadLetters))
+	}
+	for _, r := range results {
+		if r.Delivered || !errors.Is(r.Err, context.Canceled) {
+			t.Errorf("report %s: %+v", r.ID, r)
+		}
+	}
+	if err := d.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestNewDispatcherConfig(t *testing.T) {
+	s := plainSender(t, nil)
+	ok := sdk.Subscription{Name: "a", Endpoint: "https://example.com/hook", Sender: s}
+	with := func(edit func(*sdk.Subscription)) sdk.Subscription {
+		sub := ok
+		edit(&sub)
+		return sub
+	}
+	tests := []struct {
+		name  string
+		cfg   sdk.DispatcherConfig
+		subs  []sdk.Subscription
+		field string
+	}{
+		{"negative workers", sdk.DispatcherConfig{Workers: -1}, nil, "Workers"},
+		{"negative queue", sdk.DispatcherConfig{QueueSize: -1}, nil, "QueueSize"},
+		{"no name", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Name = "" })}, "Subscription[0] ().Name"},
+		{"duplicate name", sdk.DispatcherConfig{}, []sdk.Subscription{ok, ok}, "Subscription[1] (a).Name"},
+		{"no sender", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Sender = nil })}, "Sender"},
+		{"bad endpoint", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Endpoint = "example.com" })}, "Endpoint"},
+		{"bad pattern", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Types = []string{"order.*", "or*der"} })}, "Types[1]"},
+		{"bad suffix", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Types = []string{"order*"} })}, "Types[0]"},
+		{"empty pattern", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Types = []string{""} })}, "Types[0]"},
+		{"bad path", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) {
+			s.Filter = []sdk.FieldFilter{{Path: "data..status", Equals: []string{"x"}}}
+		})}, "Filter[0].Path"},
+		{"no values", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) {
+			s.Filter = []sdk.FieldFilter{{Path: "data.status"}}
+		})}, "Filter[0].Equals"},
+		{"negative concurrency", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Concurrency = -1 })}, "Concurrency"},
+		{"concurrency above workers", sdk.DispatcherConfig{Workers: 2}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Concurrency = 3 })}, "Concurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := sdk.NewDispatcher(tt.cfg, tt.subs...)
+			if err == nil {
+				closeDispatcher(t, d)
+				t.Fatalf("no error, want one naming %s", tt.field)
+			}
+			if !strings.Contains(err.Error(), tt.field) {
+				t.Fatalf("err = %v, want one naming %s", err, tt.field)
+			}
+		})
+	}
+	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{}, ok, with(func(s *sdk.Subscription) { s.Name = "b"; s.Concurrency = 8 }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	closeDispatcher(t, d)
+}
