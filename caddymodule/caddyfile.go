@@ -64,6 +64,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		}
 //		shadow
 //		attest [<name>] <secret>
+//		verify_token <token>
 //		retry_after <duration>
 //		disable_metrics
 //	}
@@ -93,7 +94,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		switch name {
 		case "scheme", "source", "encoding", "algorithm", "template", "prefix",
-			"signature_header", "id_header", "timestamp_header", "type_header":
+			"signature_header", "id_header", "timestamp_header", "type_header", "verify_token":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -106,6 +107,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Scheme = val
 			case "source":
 				h.Source = val
+			case "verify_token":
+				h.VerifyToken = val
 			case "encoding":
 				custom().Encoding = val
 			case "algorithm":

@@ -51,6 +51,7 @@ webhook_verify stripe {
 	shadow
 	attest gw whsec_gw
 	retry_after 3s
+	verify_token tok
 	disable_metrics
 }`)
 	var h Handler
@@ -78,6 +79,7 @@ webhook_verify stripe {
 		Shadow:         true,
 		Attest:         &Secret{Name: "gw", Value: "whsec_gw"},
 		RetryAfter:     caddy.Duration(3 * time.Second),
+		VerifyToken:    "tok",
 		DisableMetrics: true,
 	}
 	if !reflect.DeepEqual(h, want) {

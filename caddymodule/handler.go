@@ -76,6 +76,10 @@ type Handler struct {
 	// Webhooks key, so the app behind can trust them (sdk.AttestationScheme).
 	Attest *Secret `json:"attest,omitempty"`
 
+	// VerifyToken answers subscription handshakes that echo a token
+	// (Meta's GET hub.verify_token); placeholders are resolved.
+	VerifyToken string `json:"verify_token,omitempty"`
+
 	// RetryAfter is sent with 409 (in flight) and 503 (store unavailable).
 	// Default: 5s.
 	RetryAfter caddy.Duration `json:"retry_after,omitempty"`
@@ -228,6 +232,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		MaxBodyBytes: h.MaxBodyBytes,
 		Shadow:       h.Shadow,
 		RetryAfter:   time.Duration(h.RetryAfter),
+		Handshake:    sdk.HandshakeConfig{VerifyToken: repl.ReplaceAll(h.VerifyToken, "")},
 	}
 	if h.MaxBodyBytes < 0 {
 		return fmt.Errorf("webhook_verify: max_body: negative")

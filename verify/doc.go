@@ -2,12 +2,26 @@
 // by its provider, at an acceptable time.
 //
 // A provider's signing scheme is data: a [Scheme] names the header that
-// carries the signature and how to parse it, the hash and encoding, the
-// template of the signed content ("{id}.{timestamp}.{body}" for Standard
-// Webhooks), where the event id, type and timestamp live, and the
-// provider's documented replay window. [Preset] returns the built-in rows
-// (standard, stripe, github, slack, shopify, paddle, twilio, square); the
-// "hmac" preset is a generic scheme to fill in.
+// carries the signature and how to parse it, the hash (or public-key
+// algorithm) and encoding, the template of the signed content
+// ("{id}.{timestamp}.{body}" for Standard Webhooks), where the event id,
+// type and timestamp live, the provider's documented replay window, and
+// the handshake the provider expects to have answered. [Preset] returns
+// the built-in rows, one per provider ([Presets] lists them: Stripe,
+// GitHub, Slack, Shopify, Twilio, Twitch, Zoom, HubSpot, Mailgun,
+// SendGrid, Discord, GitLab and others); the "hmac" preset is a generic
+// scheme to fill in.
+//
+// Three kinds of scheme share the one core:
+//
+//   - HMAC schemes (most providers) take shared secrets, and a [Signer]
+//     can produce what they verify.
+//   - Public-key schemes (Discord's Ed25519, SendGrid's ECDSA P-256, and
+//     Standard Webhooks' "v1a") take Key.PublicKey; the private key stays
+//     with the provider, so they are verified only.
+//   - Token schemes (Okta's Authorization header, GitLab's X-Gitlab-Token)
+//     compare a shared token in constant time. A token proves only that
+//     the sender knows it: nothing about the body or its age.
 //
 // The safe sequence is:
 //
@@ -26,7 +40,10 @@
 // Rules that hold for every scheme:
 //
 //   - The MAC is computed over the raw body bytes as received, without a copy;
-//     nothing of the body is parsed before the signature has matched.
+//     nothing of the body is parsed before the signature has matched,
+//     except by the schemes that carry their signature material in it
+//     (Mailgun's signature, timestamp and token; Linear's timestamp),
+//     which read those fields, and only those, first.
 //   - Signatures are compared in constant time ([hmac.Equal]).
 //   - Every configured key is tried against every signature in the header,
 //     so keys can be rotated on either side; expired keys no longer verify.

@@ -6,7 +6,9 @@ import "errors"
 // with [errors.Is]. Their messages never contain a secret, a signature or
 // any of the body.
 var (
-	// ErrMissingHeader: a header the scheme needs is absent or empty.
+	// ErrMissingHeader: a header the scheme needs is absent or empty, or,
+	// for schemes that carry them in the body, a signature, timestamp or
+	// token field is.
 	ErrMissingHeader = errors.New("verify: missing header")
 	// ErrMalformedHeader: a header is present but cannot be parsed
 	// (no signature in the expected layout, a timestamp that is not a

@@ -62,3 +62,30 @@ func ExampleSigner() {
 	fmt.Println(ev.ID, ev.Type, ev.Key, err)
 	// Output: evt_1 charge.succeeded new <nil>
 }
+
+// A public-key scheme takes the provider's public key instead of a
+// secret: here SendGrid's ECDSA key and its official test vector.
+func Example_publicKey() {
+	scheme, _ := verify.Preset("sendgrid")
+	v, err := verify.New(verify.Config{
+		Scheme: scheme,
+		Keys:   []verify.Key{{Name: "sendgrid", PublicKey: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEEDr2LjtURuePQzplybdC+u4CwrqDqBaWjcMMsTbhdbcwHBcepxo7yAQGhHPTnlvFYPAZFceEu/1FwCM/QmGUhA=="}},
+		Now:    func() time.Time { return time.Unix(1588788367, 0) },
+	})
+	if err != nil {
+		panic(err)
+	}
+	h := http.Header{}
+	h.Set("X-Twilio-Email-Event-Webhook-Signature", "MEUCIQCtIHJeH93Y+qpYeWrySphQgpNGNr/U+UyUlBkU6n7RAwIgJTz2C+8a8xonZGi6BpSzoQsbVRamr2nlxFDWYNH2j/0=")
+	h.Set("X-Twilio-Email-Event-Webhook-Timestamp", "1588788367")
+	body := []byte(`{"category":"example_payload","event":"test_event","message_id":"message_id"}`)
+
+	ev, err := v.Verify(&verify.Request{Header: h, Body: body})
+	fmt.Println(ev.Key, err)
+
+	_, err = v.Verify(&verify.Request{Header: h, Body: append(body, ' ')})
+	fmt.Println(errors.Is(err, verify.ErrSignatureMismatch))
+	// Output:
+	// sendgrid <nil>
+	// true
+}

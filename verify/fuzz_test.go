@@ -3,6 +3,8 @@ package verify
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -28,10 +30,20 @@ func FuzzSignatureHeader(f *testing.F) {
 	}
 	f.Add("t=-1,v1=00", "-1")
 	f.Add("t=99999999999999999999,v1=00", "9223372036854775807")
+	f.Add("1e3bd9a4b6f0c0d8a1e2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f70", "2025-01-01T00:00:00.123456789Z")
+	f.Add("MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM=", "1600112502")
+	f.Add("v1=abc,v1=", "1735689600000")
 	verifiers := map[string]*Verifier{}
 	for _, name := range Presets() {
 		s, _ := Preset(name)
-		v, err := New(Config{Scheme: s, Keys: []Key{{Secret: testSecret}}, Now: fixedNow})
+		key := Key{Secret: testSecret}
+		switch s.Algorithm {
+		case Ed25519:
+			key = Key{PublicKey: "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"}
+		case ECDSAP256:
+			key = Key{PublicKey: "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe62gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="}
+		}
+		v, err := New(Config{Scheme: s, Keys: []Key{key}, Now: fixedNow})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -49,7 +61,11 @@ func FuzzSignatureHeader(f *testing.F) {
 			for _, hn := range v.scheme.IDHeaders {
 				h[hn] = []string{"evt_1"}
 			}
-			_, err := v.Verify(&Request{Header: h, Body: []byte(`{"a":1}`), URL: "https://x.example/p?q=1", Method: "POST"})
+			for _, hn := range v.scheme.TokenHeaders {
+				h[hn] = []string{sig}
+			}
+			body := `{"a":1,"webhookTimestamp":` + strconv.Quote(ts) + `,"signature":{"timestamp":` + strconv.Quote(ts) + `,"token":"t","signature":` + strconv.Quote(sig) + `}}`
+			_, err := v.Verify(&Request{Header: h, Body: []byte(body), URL: "https://x.example/p?q=%3A" + sig, Method: "POST"})
 			if err == nil {
 				t.Fatalf("%s: arbitrary header %q verified", name, sig)
 			}
@@ -108,5 +124,72 @@ func FuzzTemplate(f *testing.F) {
 		}
 		var w appendWriter
 		tm.write(&w, nil, &content{id: "i", timestamp: "1", body: []byte("b")})
+	})
+}
+
+// FuzzJSONLookup checks the dotted-path lookup (the signature, timestamp
+// and token fields some schemes read before the signature matched) against
+// encoding/json: no panic, and on valid JSON without duplicate keys, the
+// same string value at a two-level path.
+func FuzzJSONLookup(f *testing.F) {
+	for _, seed := range []string{
+		`{"signature":{"timestamp":"1","token":"t","signature":"abc"}}`,
+		`{"event":{"id":"e\u0031","event_type":"x"},"signature":[1,2]}`,
+		`{"signature":{"token":{}}`, `{"a":{"b":`, `{"signature":"flat"}`, ` {"signature" : { "token" : 12 } } `,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got := jsonString(body, "signature.token")
+		start, end, ok := jsonLookup(body, "signature.token")
+		if ok && (start < 0 || end > len(body) || start >= end) {
+			t.Fatalf("bounds %d:%d of %d", start, end, len(body))
+		}
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) != nil || hasDuplicateKeys(json.NewDecoder(bytesReader(body))) {
+			return
+		}
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(m["signature"], &inner) != nil || hasDuplicateKeys(json.NewDecoder(bytesReader(m["signature"]))) {
+			return
+		}
+		var want string
+		if raw, ok := inner["token"]; ok && json.Unmarshal(raw, &want) == nil && want != got {
+			t.Fatalf("signature.token = %q, encoding/json says %q in %q", got, want, body)
+		}
+	})
+}
+
+// FuzzInsertField checks that the Signer's body rewriting keeps a JSON
+// object valid and puts the field where the lookup finds it.
+func FuzzInsertField(f *testing.F) {
+	for _, seed := range []string{`{}`, `{"a":1}`, ` { "signature" : { "x" : [] } } `, `{"signature":{}}`, `[]`, `{`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !json.Valid(body) {
+			return
+		}
+		if _, ok := jsonRaw(body, "signature.token"); ok {
+			return
+		}
+		out, err := insertField(body, "signature.token", `"tok"`)
+		if err != nil {
+			if strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
+				var m map[string]json.RawMessage
+				if json.Unmarshal(body, &m) == nil {
+					if _, has := m["signature"]; !has {
+						t.Fatalf("insert into %q: %v", body, err)
+					}
+				}
+			}
+			return
+		}
+		if !json.Valid(out) {
+			t.Fatalf("insert into %q gave invalid JSON %q", body, out)
+		}
+		if jsonString(out, "signature.token") != "tok" && !hasDuplicateKeys(json.NewDecoder(bytesReader(out))) {
+			t.Fatalf("insert into %q: lookup in %q failed", body, out)
+		}
 	})
 }

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/json"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -9,12 +10,16 @@ import (
 // gives up, so a hostile body costs linear time and constant memory.
 const maxFieldDepth = 512
 
-// jsonFields returns the values of two top-level fields of a JSON object,
-// as strings (a number is returned as written). A name that is "" is not
-// looked for. It scans the raw bytes once, stops as soon as both are
-// found, and returns "" for anything it cannot read: it never fails,
-// because a payload that is not JSON is for schema validation to reject.
+// jsonFields returns the values of two fields of a JSON object, as strings
+// (a number is returned as written). A name that is "" is not looked for;
+// a dotted name ("event.id") is a path into nested objects. For top-level
+// names it scans the raw bytes once and stops as soon as both are found.
+// It returns "" for anything it cannot read: it never fails, because a
+// payload that is not JSON is for schema validation to reject.
 func jsonFields(body []byte, name1, name2 string) (v1, v2 string) {
+	if strings.IndexByte(name1, '.') >= 0 || strings.IndexByte(name2, '.') >= 0 {
+		return jsonString(body, name1), jsonString(body, name2)
+	}
 	sc := scanner{b: body}
 	sc.ws()
 	if !sc.byte('{') {
@@ -65,6 +70,72 @@ func jsonFields(body []byte, name1, name2 string) (v1, v2 string) {
 		}
 	}
 	return v1, v2
+}
+
+// jsonString returns the string or number at path in body, or "" when
+// path is "" or the body has no such scalar.
+func jsonString(body []byte, path string) string {
+	if path == "" {
+		return ""
+	}
+	start, end, ok := jsonLookup(body, path)
+	if !ok {
+		return ""
+	}
+	return scalar(body[start:end], body[start])
+}
+
+// jsonLookup finds the value at a dotted path of nested objects in body
+// and returns its bounds. Where a key occurs twice, the first is used, as
+// jsonFields does. It scans without building anything and gives up on
+// anything that is not JSON.
+func jsonLookup(body []byte, path string) (start, end int, ok bool) {
+	sc := scanner{b: body}
+	for {
+		seg, rest, nested := strings.Cut(path, ".")
+		sc.ws()
+		if !sc.byte('{') {
+			return 0, 0, false
+		}
+		for {
+			sc.ws()
+			ks, ke, esc, ok := sc.str()
+			if !ok {
+				return 0, 0, false
+			}
+			sc.ws()
+			if !sc.byte(':') {
+				return 0, 0, false
+			}
+			sc.ws()
+			key := body[ks:ke]
+			if esc {
+				var k string
+				if json.Unmarshal(body[ks-1:ke+1], &k) != nil {
+					return 0, 0, false
+				}
+				key = []byte(k)
+			}
+			if string(key) == seg {
+				if nested {
+					break // descend into this value
+				}
+				vs := sc.i
+				if !sc.skipValue() {
+					return 0, 0, false
+				}
+				return vs, sc.i, true
+			}
+			if !sc.skipValue() {
+				return 0, 0, false
+			}
+			sc.ws()
+			if !sc.byte(',') {
+				return 0, 0, false
+			}
+		}
+		path = rest
+	}
 }
 
 // scalar renders a JSON string (unescaped, invalid UTF-8 replaced as

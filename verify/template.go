@@ -20,6 +20,7 @@ const (
 	partURL
 	partMethod
 	partForm
+	partJSON
 )
 
 var placeholders = map[string]partKind{
@@ -33,7 +34,8 @@ var placeholders = map[string]partKind{
 
 type part struct {
 	kind partKind
-	lit  string
+	lit  string // the literal text, or a partJSON's path
+	idx  int    // a partJSON's index into content.json
 }
 
 type template []part
@@ -60,9 +62,17 @@ func parseTemplate(s string) (template, error) {
 			return nil, fmt.Errorf("unclosed placeholder in %q", s)
 		}
 		name := s[i : i+j+1]
+		if path, ok := strings.CutPrefix(name[1:len(name)-1], "json:"); ok {
+			if err := checkPath(path); err != nil {
+				return nil, fmt.Errorf("placeholder %s: %v", name, err)
+			}
+			t = append(t, part{kind: partJSON, lit: path, idx: len(t.paths())})
+			s = s[i+j+1:]
+			continue
+		}
 		k, ok := placeholders[name]
 		if !ok {
-			return nil, fmt.Errorf("unknown placeholder %s (known: {id} {timestamp} {body} {url} {method} {form})", name)
+			return nil, fmt.Errorf("unknown placeholder %s (known: {id} {timestamp} {body} {url} {method} {form} {json:PATH})", name)
 		}
 		t = append(t, part{kind: k})
 		s = s[i+j+1:]
@@ -74,9 +84,31 @@ func (t template) uses(k partKind) bool {
 	return slices.ContainsFunc(t, func(p part) bool { return p.kind == k })
 }
 
+// paths returns the body field paths of the template's {json:PATH}
+// placeholders, in order.
+func (t template) paths() []string {
+	var ps []string
+	for _, p := range t {
+		if p.kind == partJSON {
+			ps = append(ps, p.lit)
+		}
+	}
+	return ps
+}
+
+// checkPath checks a dotted JSON field path: non-empty segments, no
+// braces.
+func checkPath(path string) error {
+	if path == "" || strings.ContainsAny(path, "{}") || slices.Contains(strings.Split(path, "."), "") {
+		return fmt.Errorf("bad field path %q (want dotted names, as signature.token)", path)
+	}
+	return nil
+}
+
 // content holds the values a template is filled with for one request.
 type content struct {
 	id, timestamp, url, method, form string
+	json                             []string // values of the {json:PATH} parts
 	body                             []byte
 }
 
@@ -99,6 +131,8 @@ func (t template) write(w io.Writer, scratch []byte, c *content) []byte {
 			scratch = append(scratch, c.method...)
 		case partForm:
 			scratch = append(scratch, c.form...)
+		case partJSON:
+			scratch = append(scratch, c.json[p.idx]...)
 		case partBody:
 			if len(scratch) > 0 {
 				w.Write(scratch)
@@ -170,4 +204,43 @@ func urlVariants(raw string, variants bool) []string {
 		alt.Host = u.Host + ":" + port
 	}
 	return []string{raw, alt.String()}
+}
+
+// decodeReserved decodes the percent-encoded reserved characters that
+// HubSpot's v3 signature signs in decoded form: : / ? @ ! $ ' ( ) * , ;
+// Other escapes are left as they are.
+func decodeReserved(u string) string {
+	if !strings.Contains(u, "%") {
+		return u
+	}
+	b := make([]byte, 0, len(u))
+	for i := 0; i < len(u); i++ {
+		if u[i] == '%' && i+2 < len(u) {
+			if c, ok := unhex2(u[i+1], u[i+2]); ok && strings.IndexByte(":/?@!$'()*,;", c) >= 0 {
+				b = append(b, c)
+				i += 2
+				continue
+			}
+		}
+		b = append(b, u[i])
+	}
+	return string(b)
+}
+
+func unhex2(a, b byte) (byte, bool) {
+	h, ok1 := unhex(a)
+	l, ok2 := unhex(b)
+	return h<<4 | l, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

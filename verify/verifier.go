@@ -1,13 +1,17 @@
 package verify
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"hash"
 	"net/http"
@@ -34,11 +38,14 @@ type Key struct {
 	// secret itself. Default: "key1", "key2", ... by position.
 	Name string `json:"name,omitempty"`
 	// Secret is the shared HMAC secret, as the provider shows it
-	// ("whsec_..." for Standard Webhooks).
+	// ("whsec_..." for Standard Webhooks), or the shared token of a scheme
+	// with TokenHeaders.
 	Secret string `json:"secret,omitempty"`
-	// PublicKey is an Ed25519 public key in base64, optionally prefixed
-	// "whpk_", for Standard Webhooks "v1a" signatures. Set Secret or
-	// PublicKey, not both.
+	// PublicKey is a public key, written as the scheme's
+	// PublicKeyEncoding says: an Ed25519 key in base64, optionally
+	// prefixed "whpk_", for Standard Webhooks "v1a" signatures; hex for
+	// Discord; base64 DER (or PEM) for SendGrid. Set Secret or PublicKey,
+	// not both.
 	PublicKey string `json:"public_key,omitempty"`
 	// Expires, when set, is the instant from which the key no longer
 	// verifies anything.
@@ -90,12 +97,14 @@ type Event struct {
 type Verifier struct {
 	scheme    Scheme
 	tmpl      template
+	paths     []string      // the template's {json:PATH} fields
 	tolerance time.Duration // < 0: no check
 	now       func() time.Time
 	newHash   func() hash.Hash
 	size      int
 	macKeys   []macKey
 	pubKeys   []pubKey
+	tokens    []tokenKey
 	pool      sync.Pool // of *state
 }
 
@@ -105,11 +114,23 @@ type macKey struct {
 	expires time.Time
 }
 
+// pubKey is an Ed25519 or ECDSA P-256 public key.
 type pubKey struct {
 	name    string
-	key     ed25519.PublicKey
+	ed      ed25519.PublicKey
+	ec      *ecdsa.PublicKey
 	expires time.Time
 }
+
+// tokenKey is a shared token, kept as its SHA-256 so that comparing it
+// with a presented token takes the same time whatever their lengths.
+type tokenKey struct {
+	name    string
+	sum     [sha256.Size]byte
+	expires time.Time
+}
+
+func live(expires, now time.Time) bool { return expires.IsZero() || now.Before(expires) }
 
 // state is the per-call scratch space, pooled so that verifying allocates
 // nothing of its own: one keyed HMAC per key, their sums, and buffers.
@@ -131,8 +152,12 @@ func New(cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		scheme:  s,
 		tmpl:    tmpl,
+		paths:   tmpl.paths(),
 		now:     cfg.Now,
 		newHash: hashes[s.Algorithm],
+	}
+	if v.newHash == nil { // a public-key scheme: no HMAC is computed
+		v.newHash = sha256.New
 	}
 	v.size = v.newHash().Size()
 	if v.now == nil {
@@ -160,21 +185,27 @@ func New(cfg Config) (*Verifier, error) {
 		switch {
 		case k.Secret != "" && k.PublicKey != "":
 			return nil, fmt.Errorf("%w: %s: set Secret or PublicKey, not both", ErrConfig, field)
+		case k.Secret != "" && s.isToken(k.Secret):
+			v.tokens = append(v.tokens, tokenKey{name: name, sum: sha256.Sum256([]byte(k.Secret)), expires: k.Expires})
 		case k.Secret != "":
+			if s.Algorithm.publicKey() {
+				return nil, fmt.Errorf("%w: %s: scheme %q verifies with the provider's public key: set PublicKey, not Secret", ErrConfig, field, s.Name)
+			}
 			raw, err := decodeSecret(k.Secret, s.SecretEncoding)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s: %v", ErrMalformedSecret, field, err)
 			}
 			v.macKeys = append(v.macKeys, macKey{name: name, key: raw, expires: k.Expires})
 		case k.PublicKey != "":
-			if s.PublicKeyVersion == "" {
+			if s.PublicKeyVersion == "" && !s.Algorithm.publicKey() {
 				return nil, fmt.Errorf("%w: %s: scheme %q takes no public keys", ErrConfig, field, s.Name)
 			}
-			pub, err := decodePublicKey(k.PublicKey)
+			pub, err := decodePublicKey(k.PublicKey, s.PublicKeyEncoding, s.Algorithm == ECDSAP256)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %s: %v", ErrMalformedSecret, field, err)
 			}
-			v.pubKeys = append(v.pubKeys, pubKey{name: name, key: pub, expires: k.Expires})
+			pub.name, pub.expires = name, k.Expires
+			v.pubKeys = append(v.pubKeys, pub)
 		default:
 			return nil, fmt.Errorf("%w: %s: empty secret", ErrMalformedSecret, field)
 		}
@@ -190,12 +221,37 @@ func New(cfg Config) (*Verifier, error) {
 	return v, nil
 }
 
+// isToken reports whether a configured secret is a shared token rather
+// than a signing key: always in a scheme with TokenHeaders and no
+// signature; in one with both, unless it has the "whsec_" prefix.
+func (s *Scheme) isToken(secret string) bool {
+	if len(s.TokenHeaders) == 0 {
+		return false
+	}
+	return !s.hasSignature() || !strings.HasPrefix(secret, "whsec_")
+}
+
 // Scheme returns the scheme in use, with its defaults filled in.
 func (v *Verifier) Scheme() Scheme { return v.scheme }
 
 // Tolerance returns the replay window in force; negative when the
 // timestamp is not checked.
 func (v *Verifier) Tolerance() time.Duration { return v.tolerance }
+
+// MAC returns the HMAC, under the scheme's hash, of msg with the HMAC key
+// named name (an Event.Key), or nil when no HMAC key has that name. It is
+// for handshakes that prove the receiver holds the secret, as Zoom's
+// endpoint.url_validation does; it never reveals the key.
+func (v *Verifier) MAC(name string, msg []byte) []byte {
+	for _, k := range v.macKeys {
+		if k.name == name {
+			h := hmac.New(v.newHash, k.key)
+			h.Write(msg)
+			return h.Sum(nil)
+		}
+	}
+	return nil
+}
 
 func decodeSecret(s string, enc SecretEncoding) ([]byte, error) {
 	if enc == SecretRaw {
@@ -214,16 +270,53 @@ func decodeSecret(s string, enc SecretEncoding) ([]byte, error) {
 	return b, nil
 }
 
-func decodePublicKey(s string) (ed25519.PublicKey, error) {
-	s = strings.TrimPrefix(s, "whpk_")
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("not base64 (expected whpk_ followed by base64)")
+// decodePublicKey reads an Ed25519 key, or a P-256 key when ec is set,
+// written as enc says.
+func decodePublicKey(s string, enc KeyEncoding, ec bool) (pubKey, error) {
+	s = strings.TrimSpace(s)
+	var raw []byte
+	var err error
+	switch enc {
+	case KeyHex:
+		if raw, err = hex.DecodeString(s); err != nil {
+			return pubKey{}, fmt.Errorf("not hex")
+		}
+	case KeyDER:
+		if blk, _ := pem.Decode([]byte(s)); blk != nil {
+			raw = blk.Bytes
+		} else if raw, err = base64.StdEncoding.DecodeString(s); err != nil {
+			return pubKey{}, fmt.Errorf("not base64 DER or PEM")
+		}
+		key, err := x509.ParsePKIXPublicKey(raw)
+		if err != nil {
+			return pubKey{}, fmt.Errorf("not a DER SubjectPublicKeyInfo")
+		}
+		switch k := key.(type) {
+		case *ecdsa.PublicKey:
+			if !ec || k.Curve != elliptic.P256() {
+				return pubKey{}, fmt.Errorf("ECDSA key on %s, want a P-256 key only for ecdsa-p256 schemes", k.Curve.Params().Name)
+			}
+			return pubKey{ec: k}, nil
+		case ed25519.PublicKey:
+			if ec {
+				return pubKey{}, fmt.Errorf("Ed25519 key, want ECDSA P-256")
+			}
+			return pubKey{ed: k}, nil
+		default:
+			return pubKey{}, fmt.Errorf("unsupported key type %T", key)
+		}
+	default:
+		if raw, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whpk_")); err != nil {
+			return pubKey{}, fmt.Errorf("not base64 (expected whpk_ followed by base64)")
+		}
 	}
-	if len(b) != ed25519.PublicKeySize {
-		return nil, fmt.Errorf("Ed25519 public key is %d bytes, want %d", len(b), ed25519.PublicKeySize)
+	if ec {
+		return pubKey{}, fmt.Errorf("ECDSA keys are read as DER")
 	}
-	return ed25519.PublicKey(b), nil
+	if len(raw) != ed25519.PublicKeySize {
+		return pubKey{}, fmt.Errorf("Ed25519 public key is %d bytes, want %d", len(raw), ed25519.PublicKeySize)
+	}
+	return pubKey{ed: ed25519.PublicKey(raw)}, nil
 }
 
 // header returns the first non-empty value among names.
@@ -241,8 +334,20 @@ func header(h http.Header, names []string) string {
 // matched; otherwise an error wrapping one of the package's sentinels.
 func (v *Verifier) Verify(r *Request) (Event, error) {
 	s := &v.scheme
-	sigHeader := header(r.Header, s.SignatureHeaders)
-	if sigHeader == "" {
+	var sigHeader string
+	if len(s.SignatureHeaders) > 0 {
+		sigHeader = header(r.Header, s.SignatureHeaders)
+	}
+	signing := len(v.macKeys)+len(v.pubKeys) > 0
+	if len(v.tokens) > 0 && (!signing || (sigHeader == "" && s.SignatureField == "")) {
+		return v.verifyToken(r)
+	}
+	if s.SignatureField != "" {
+		sigHeader = jsonString(r.Body, s.SignatureField)
+		if sigHeader == "" {
+			return Event{}, fmt.Errorf("%w: body field %s", ErrMissingHeader, s.SignatureField)
+		}
+	} else if sigHeader == "" {
 		return Event{}, fmt.Errorf("%w: %s", ErrMissingHeader, s.SignatureHeaders[0])
 	}
 	c := content{body: r.Body, method: r.Method}
@@ -250,23 +355,33 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 	switch s.Format {
 	case FormatPairs:
 		sigs = sigIter{rest: sigHeader, sep: s.PairSeparator[0], pairs: true}
-		c.timestamp = sigs.pairValue(s.TimestampKey)
-		if c.timestamp == "" && s.TimestampKey != "" {
-			return Event{}, fmt.Errorf("%w: %s: no %s= timestamp", ErrMalformedHeader, s.SignatureHeaders[0], s.TimestampKey)
+		if s.TimestampKey != "" {
+			c.timestamp = sigs.pairValue(s.TimestampKey)
+			if c.timestamp == "" {
+				return Event{}, fmt.Errorf("%w: %s: no %s= timestamp", ErrMalformedHeader, s.SignatureHeaders[0], s.TimestampKey)
+			}
 		}
 	case FormatList:
 		sigs = sigIter{rest: sigHeader, sep: ' '}
 	default:
 		val, ok := strings.CutPrefix(sigHeader, s.Prefix)
 		if !ok {
-			return Event{}, fmt.Errorf("%w: %s: want prefix %q", ErrMalformedHeader, s.SignatureHeaders[0], s.Prefix)
+			return Event{}, fmt.Errorf("%w: %s: want prefix %q", ErrMalformedHeader, v.sigSource(), s.Prefix)
 		}
 		sigs = sigIter{rest: strings.TrimSpace(val), single: true}
 	}
-	if len(s.TimestampHeaders) > 0 {
+	switch {
+	case len(s.TimestampHeaders) > 0:
 		c.timestamp = header(r.Header, s.TimestampHeaders)
 		if c.timestamp == "" {
 			return Event{}, fmt.Errorf("%w: %s", ErrMissingHeader, s.TimestampHeaders[0])
+		}
+	case s.TimestampField != "":
+		// The body is read before the signature matched: the timestamp
+		// (or, for Mailgun, the signature itself) lives there.
+		c.timestamp = jsonString(r.Body, s.TimestampField)
+		if c.timestamp == "" {
+			return Event{}, fmt.Errorf("%w: body field %s", ErrMissingHeader, s.TimestampField)
 		}
 	}
 	if v.tmpl.uses(partID) {
@@ -275,14 +390,21 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 			return Event{}, fmt.Errorf("%w: %s", ErrMissingHeader, s.IDHeaders[0])
 		}
 	}
+	if len(v.paths) > 0 {
+		c.json = make([]string, len(v.paths))
+		for i, p := range v.paths {
+			if c.json[i] = jsonString(r.Body, p); c.json[i] == "" {
+				return Event{}, fmt.Errorf("%w: body field %s", ErrMissingHeader, p)
+			}
+		}
+	}
 	now := v.now()
-	var ev Event
+	var ts time.Time
 	if c.timestamp != "" {
-		ts, err := v.checkTimestamp(c.timestamp, now)
-		if err != nil {
+		var err error
+		if ts, err = v.checkTimestamp(c.timestamp, now); err != nil {
 			return Event{}, err
 		}
-		ev.Timestamp = ts
 	}
 
 	urls := []string{""}
@@ -291,6 +413,11 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 			return Event{}, fmt.Errorf("%w: scheme %q signs the request URL, and none was given", ErrConfig, s.Name)
 		}
 		urls = urlVariants(r.URL, s.URLPortVariants)
+		if s.DecodeURL {
+			for i := range urls {
+				urls[i] = decodeReserved(urls[i])
+			}
+		}
 	}
 	if v.tmpl.uses(partForm) {
 		form, err := formContent(s.BodyHashParam, r.URL, r.Body)
@@ -304,8 +431,23 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	ev.Key = name
-	// Only now that the signature matched is anything of the body read.
+	return v.event(r, name, ts), nil
+}
+
+// sigSource names where the signature was read, for errors.
+func (v *Verifier) sigSource() string {
+	if v.scheme.SignatureField != "" {
+		return "body field " + v.scheme.SignatureField
+	}
+	return v.scheme.SignatureHeaders[0]
+}
+
+// event reads the event's id and type once the request is authentic.
+func (v *Verifier) event(r *Request, key string, ts time.Time) Event {
+	s := &v.scheme
+	ev := Event{Key: key, Timestamp: ts}
+	// Only now that the signature matched is anything of the body read
+	// (beyond a scheme's signature or timestamp fields).
 	ev.ID = header(r.Header, s.IDHeaders)
 	ev.Type = header(r.Header, s.TypeHeaders)
 	idField, typeField := s.IDField, s.TypeField
@@ -324,29 +466,83 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 			ev.Type = typ
 		}
 	}
-	return ev, nil
+	return ev
 }
 
-func (v *Verifier) checkTimestamp(raw string, now time.Time) (time.Time, error) {
-	secs, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || secs < 0 || raw[0] == '+' {
-		return time.Time{}, fmt.Errorf("%w: timestamp is not a non-negative integer", ErrMalformedHeader)
+// verifyToken compares the request's token header with every active
+// token in constant time.
+func (v *Verifier) verifyToken(r *Request) (Event, error) {
+	s := &v.scheme
+	tok := header(r.Header, s.TokenHeaders)
+	if tok == "" {
+		return Event{}, fmt.Errorf("%w: %s", ErrMissingHeader, s.TokenHeaders[0])
 	}
-	ts := time.Unix(secs, 0)
+	sum := sha256.Sum256([]byte(tok))
+	now := v.now()
+	active := 0
+	for _, k := range v.tokens {
+		if !live(k.expires, now) {
+			continue
+		}
+		active++
+		if hmac.Equal(sum[:], k.sum[:]) {
+			return v.event(r, k.name, time.Time{}), nil
+		}
+	}
+	if active == 0 {
+		return Event{}, fmt.Errorf("%w: every configured token has expired", ErrSignatureMismatch)
+	}
+	return Event{}, fmt.Errorf("%w: %s does not match", ErrSignatureMismatch, s.TokenHeaders[0])
+}
+
+// checkTimestamp parses a signed timestamp and checks it against the
+// tolerance in both directions.
+func (v *Verifier) checkTimestamp(raw string, now time.Time) (time.Time, error) {
+	var (
+		ts        time.Time
+		diff, tol int64 // in unit
+		unit      = "s"
+	)
+	switch v.scheme.TimestampFormat {
+	case RFC3339:
+		t, err := time.Parse(time.RFC3339Nano, raw)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: timestamp is not RFC 3339", ErrMalformedHeader)
+		}
+		ts, diff, tol = t, now.Unix()-t.Unix(), int64(v.tolerance/time.Second)
+	case UnixMillis:
+		ms, err := parseUnix(raw)
+		if err != nil {
+			return time.Time{}, err
+		}
+		ts, diff, tol, unit = time.UnixMilli(ms), now.UnixMilli()-ms, v.tolerance.Milliseconds(), "ms"
+	default:
+		secs, err := parseUnix(raw)
+		if err != nil {
+			return time.Time{}, err
+		}
+		// Compare in seconds, so that timestamps near the int64 limits
+		// cannot overflow a Duration.
+		ts, diff, tol = time.Unix(secs, 0), now.Unix()-secs, int64(v.tolerance/time.Second)
+	}
 	if v.tolerance < 0 {
 		return ts, nil
 	}
-	// Compare in seconds, so that timestamps near the int64 limits cannot
-	// overflow a Duration.
-	diff := now.Unix() - secs
-	tol := int64(v.tolerance / time.Second)
 	switch {
 	case diff > tol:
-		return time.Time{}, fmt.Errorf("%w: %ds old, tolerance %s", ErrTimestamp, diff, v.tolerance)
+		return time.Time{}, fmt.Errorf("%w: %d%s old, tolerance %s", ErrTimestamp, diff, unit, v.tolerance)
 	case -diff > tol:
-		return time.Time{}, fmt.Errorf("%w: %ds in the future, tolerance %s", ErrTimestamp, -diff, v.tolerance)
+		return time.Time{}, fmt.Errorf("%w: %d%s in the future, tolerance %s", ErrTimestamp, -diff, unit, v.tolerance)
 	}
 	return ts, nil
+}
+
+func parseUnix(raw string) (int64, error) {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 || raw[0] == '+' {
+		return 0, fmt.Errorf("%w: timestamp is not a non-negative integer", ErrMalformedHeader)
+	}
+	return n, nil
 }
 
 // match computes the MAC of every active key (once per URL variant) and
@@ -356,14 +552,13 @@ func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time
 	st := v.pool.Get().(*state)
 	defer v.pool.Put(st)
 
+	public := s.Algorithm.publicKey()
 	active := 0
 	var expired int
-	// hmacOK reports which keys are live; sums are computed lazily below
-	// for the first URL variant and recomputed for others.
 	for u, rawURL := range urls {
 		c.url = rawURL
 		for i := range v.macKeys {
-			if !v.macKeys[i].expires.IsZero() && !now.Before(v.macKeys[i].expires) {
+			if !live(v.macKeys[i].expires, now) {
 				if u == 0 {
 					expired++
 				}
@@ -387,8 +582,8 @@ func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time
 			if n++; n > maxSignatures {
 				return "", fmt.Errorf("%w: more than %d signatures", ErrMalformedHeader, maxSignatures)
 			}
-			if version == s.PublicKeyVersion && version != "" {
-				if name := v.matchPublic(c, sig, now); name != "" {
+			if public || (version == s.PublicKeyVersion && version != "") {
+				if name := v.matchPublic(st, c, sig, now); name != "" {
 					return name, nil
 				}
 				continue
@@ -401,7 +596,7 @@ func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time
 				continue
 			}
 			for i := range v.macKeys {
-				if !v.macKeys[i].expires.IsZero() && !now.Before(v.macKeys[i].expires) {
+				if !live(v.macKeys[i].expires, now) {
 					continue
 				}
 				if hmac.Equal(dec, st.sums[i*v.size:(i+1)*v.size]) {
@@ -410,10 +605,17 @@ func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time
 			}
 		}
 		if n == 0 {
-			return "", fmt.Errorf("%w: %s: no signature found", ErrMalformedHeader, s.SignatureHeaders[0])
+			return "", fmt.Errorf("%w: %s: no signature found", ErrMalformedHeader, v.sigSource())
 		}
 	}
-	if active == 0 && len(v.pubKeys) == 0 && expired > 0 {
+	for _, k := range v.pubKeys {
+		if live(k.expires, now) {
+			active++
+		} else {
+			expired++
+		}
+	}
+	if active == 0 && expired > 0 {
 		return "", fmt.Errorf("%w: every configured key has expired", ErrSignatureMismatch)
 	}
 	return "", ErrSignatureMismatch
@@ -443,23 +645,35 @@ func (v *Verifier) decode(st *state, sig string) ([]byte, bool) {
 	}
 }
 
-// matchPublic verifies an Ed25519 signature against every active public key.
-func (v *Verifier) matchPublic(c *content, sig string, now time.Time) string {
+// matchPublic verifies an Ed25519 or ECDSA signature against every active
+// public key.
+func (v *Verifier) matchPublic(st *state, c *content, sig string, now time.Time) string {
 	if len(v.pubKeys) == 0 {
 		return ""
 	}
-	raw, err := base64.StdEncoding.DecodeString(sig)
-	if err != nil || len(raw) != ed25519.SignatureSize {
+	raw, ok := v.decode(st, sig)
+	if !ok || len(raw) == 0 {
 		return ""
 	}
 	msg := appendWriter{b: make([]byte, 0, len(c.body)+128)}
 	v.tmpl.write(&msg, nil, c)
+	var digest [sha256.Size]byte
+	if v.scheme.Algorithm == ECDSAP256 {
+		digest = sha256.Sum256(msg.b)
+	}
 	for _, k := range v.pubKeys {
-		if !k.expires.IsZero() && !now.Before(k.expires) {
+		if !live(k.expires, now) {
 			continue
 		}
-		if ed25519.Verify(k.key, msg.b, raw) {
-			return k.name
+		switch {
+		case k.ed != nil:
+			if len(raw) == ed25519.SignatureSize && ed25519.Verify(k.ed, msg.b, raw) {
+				return k.name
+			}
+		case k.ec != nil:
+			if ecdsa.VerifyASN1(k.ec, digest[:], raw) {
+				return k.name
+			}
 		}
 	}
 	return ""

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -321,6 +322,7 @@ func (c *webhookCLI) signCommand() *cobra.Command {
 		ts      int64
 		url     string
 		method  string
+		bodyOut string
 	)
 	cmd := &cobra.Command{
 		Use:   "sign --scheme NAME --secret S [--id ID] [--timestamp UNIX] [--url URL] [BODY_FILE]",
@@ -346,9 +348,18 @@ func (c *webhookCLI) signCommand() *cobra.Command {
 			if id == "" {
 				id = newEventID()
 			}
-			h, err := signer.Sign(verify.Message{ID: id, Type: typ, Timestamp: at, Body: body, URL: url, Method: method})
+			signed, h, err := signer.SignBody(verify.Message{ID: id, Type: typ, Timestamp: at, Body: body, URL: url, Method: method})
 			if err != nil {
 				return usageErrorf("%v", err)
+			}
+			if !bytes.Equal(signed, body) {
+				// Mailgun's signature, Linear's timestamp: fields of the body.
+				if bodyOut == "" {
+					return usageErrorf("--scheme %s signs fields of the body: give --body-out FILE for the signed body", scheme.Name)
+				}
+				if err := os.WriteFile(bodyOut, signed, 0o600); err != nil {
+					return usageErrorf("--body-out: %v", err)
+				}
 			}
 			names := make([]string, 0, len(h))
 			for n := range h {
@@ -370,6 +381,7 @@ func (c *webhookCLI) signCommand() *cobra.Command {
 	fl.Int64Var(&ts, "timestamp", 0, "signing time as Unix seconds (default: now)")
 	fl.StringVar(&url, "url", "", "full request URL, for schemes that sign it")
 	fl.StringVar(&method, "method", http.MethodPost, "HTTP method, for schemes that sign it")
+	fl.StringVar(&bodyOut, "body-out", "", "write the signed body to this file, for schemes that sign fields of the body (mailgun, linear)")
 	return cmd
 }
 

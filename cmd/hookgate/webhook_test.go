@@ -95,6 +95,9 @@ func TestVerifyVectors(t *testing.T) {
 func TestSignThenVerify(t *testing.T) {
 	body := `{"type":"order.created","id":"evt_9","event_id":"evt_9","event_type":"order.created"}`
 	for _, name := range verify.Presets() {
+		if s, _ := verify.Preset(name); s.PublicKey() || s.SignsBody() || len(s.SignatureHeaders) == 0 {
+			continue // public-key, body-signed and token schemes: TestPresetSignThenVerify
+		}
 		t.Run(name, func(t *testing.T) {
 			secret := "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 			b := body
