@@ -9,6 +9,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/hookgate/hookgate/verify"
 )
 
 func init() {
@@ -84,9 +86,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		seen[name] = true
 		return nil
 	}
-	custom := func() *CustomScheme {
+	custom := func() *verify.Custom {
 		if h.Custom == nil {
-			h.Custom = &CustomScheme{}
+			h.Custom = &verify.Custom{}
 		}
 		return h.Custom
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/hookgate/hookgate/verify"
 )
 
 func TestUnmarshalCaddyfile(t *testing.T) {
@@ -61,7 +63,7 @@ webhook_verify stripe {
 	want := Handler{
 		Source: "payments",
 		Scheme: "stripe",
-		Custom: &CustomScheme{SignatureHeader: "X-Sig", Prefix: "sha256=", Encoding: "base64", Algorithm: "sha512",
+		Custom: &verify.Custom{SignatureHeader: "X-Sig", Prefix: "sha256=", Encoding: "base64", Algorithm: "sha512",
 			Template: "{timestamp}.{body}", IDHeader: "X-Id", TimestampHeader: "X-Ts", TypeHeader: "X-Type"},
 		Secrets: []Secret{
 			{Name: "current", Value: "whsec_abc"},

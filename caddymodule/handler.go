@@ -42,7 +42,7 @@ type Handler struct {
 
 	// Custom describes the generic "hmac" scheme (and may override fields
 	// of a built-in one).
-	Custom *CustomScheme `json:"custom,omitempty"`
+	Custom *verify.Custom `json:"custom,omitempty"`
 
 	// Secrets are the keys that may have signed a webhook; several during a
 	// rotation. Values may use placeholders such as {env.STRIPE_SECRET} or
@@ -91,18 +91,6 @@ type Handler struct {
 	logger   *zap.Logger
 	metrics  *metrics
 	poolKeys []string
-}
-
-// CustomScheme describes a generic HMAC scheme, field by field.
-type CustomScheme struct {
-	SignatureHeader string `json:"signature_header,omitempty"`
-	Prefix          string `json:"prefix,omitempty"`
-	Encoding        string `json:"encoding,omitempty"`
-	Algorithm       string `json:"algorithm,omitempty"`
-	Template        string `json:"template,omitempty"`
-	IDHeader        string `json:"id_header,omitempty"`
-	TimestampHeader string `json:"timestamp_header,omitempty"`
-	TypeHeader      string `json:"type_header,omitempty"`
 }
 
 // Secret is one key. Exactly one of Value and PublicKey is set.
@@ -287,31 +275,8 @@ func (h *Handler) scheme() (verify.Scheme, error) {
 	if err != nil {
 		return s, fmt.Errorf("webhook_verify: scheme: %w", err)
 	}
-	if c := h.Custom; c != nil {
-		if c.SignatureHeader != "" {
-			s.SignatureHeaders = []string{c.SignatureHeader}
-		}
-		if c.Prefix != "" {
-			s.Prefix = c.Prefix
-		}
-		if c.Encoding != "" {
-			s.Encoding = verify.Encoding(c.Encoding)
-		}
-		if c.Algorithm != "" {
-			s.Algorithm = verify.Algorithm(c.Algorithm)
-		}
-		if c.Template != "" {
-			s.Content = c.Template
-		}
-		if c.IDHeader != "" {
-			s.IDHeaders = []string{c.IDHeader}
-		}
-		if c.TimestampHeader != "" {
-			s.TimestampHeaders = []string{c.TimestampHeader}
-		}
-		if c.TypeHeader != "" {
-			s.TypeHeaders = []string{c.TypeHeader}
-		}
+	if h.Custom != nil {
+		s = s.With(*h.Custom)
 	}
 	return s, nil
 }

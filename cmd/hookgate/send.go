@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -76,13 +75,9 @@ The body is --data, or BODY_FILE, or standard input.`,
 			} else if body, err = c.readBody(args); err != nil {
 				return err
 			}
-			h := http.Header{}
-			for _, line := range headers {
-				name, value, ok := strings.Cut(line, ":")
-				if !ok || strings.TrimSpace(name) == "" {
-					return usageErrorf("--header %q: want 'Name: value'", line)
-				}
-				h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+			h, err := parseHeaderFlags(headers)
+			if err != nil {
+				return err
 			}
 			if h.Get("Content-Type") == "" && strings.Contains(scheme.Content, "{form}") {
 				h.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -167,27 +167,10 @@ func (f *schemeFlags) resolve(c *webhookCLI, cmd *cobra.Command) (verify.Scheme,
 			return s, nil, usageErrorf("--%s applies to --scheme hmac only", name)
 		}
 	}
-	if s.Name == "hmac" {
-		if f.signatureHeader != "" {
-			s.SignatureHeaders = []string{f.signatureHeader}
-		}
-		s.Prefix = f.prefix
-		if f.encoding != "" {
-			s.Encoding = verify.Encoding(f.encoding)
-		}
-		if f.algorithm != "" {
-			s.Algorithm = verify.Algorithm(f.algorithm)
-		}
-		if f.template != "" {
-			s.Content = f.template
-		}
-		if f.idHeader != "" {
-			s.IDHeaders = []string{f.idHeader}
-		}
-		if f.timestampHeader != "" {
-			s.TimestampHeaders = []string{f.timestampHeader}
-		}
-	}
+	s = s.With(verify.Custom{
+		SignatureHeader: f.signatureHeader, Prefix: f.prefix, Encoding: f.encoding, Algorithm: f.algorithm,
+		Template: f.template, IDHeader: f.idHeader, TimestampHeader: f.timestampHeader,
+	})
 
 	var keys []verify.Key
 	for _, sec := range f.secrets {
@@ -263,13 +246,9 @@ func (c *webhookCLI) verifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			h := http.Header{}
-			for _, line := range headers {
-				name, value, ok := strings.Cut(line, ":")
-				if !ok || strings.TrimSpace(name) == "" {
-					return usageErrorf("--header %q: want 'Name: value'", line)
-				}
-				h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+			h, err := parseHeaderFlags(headers)
+			if err != nil {
+				return err
 			}
 			cfg := verify.Config{Scheme: scheme, Keys: keys}
 			if cmd.Flags().Changed("now") {
@@ -383,6 +362,19 @@ func (c *webhookCLI) signCommand() *cobra.Command {
 	fl.StringVar(&method, "method", http.MethodPost, "HTTP method, for schemes that sign it")
 	fl.StringVar(&bodyOut, "body-out", "", "write the signed body to this file, for schemes that sign fields of the body (mailgun, linear)")
 	return cmd
+}
+
+// parseHeaderFlags reads repeated --header 'Name: value' flags.
+func parseHeaderFlags(lines []string) (http.Header, error) {
+	h := http.Header{}
+	for _, line := range lines {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, usageErrorf("--header %q: want 'Name: value'", line)
+		}
+		h.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	return h, nil
 }
 
 // newEventID returns a random id in the Standard Webhooks style.
