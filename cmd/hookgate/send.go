@@ -44,6 +44,7 @@ reports the endpoint gone. Each attempt is logged to standard error; the
 outcome is one line on standard output:
 
   delivered status=200 attempts=1 id=msg_...
+  delivered status=200 attempts=1 id=msg_... reason=duplicate
   failed status=401 attempts=1 id=msg_... reason=signature_mismatch: ...
 
 The body is --data, or BODY_FILE, or standard input.`,
@@ -112,7 +113,11 @@ The body is --data, or BODY_FILE, or standard input.`,
 				}
 				return &exitError{code: exitInvalid, msg: msg + ": " + err.Error()}
 			}
-			fmt.Fprintf(c.out, "delivered status=%d attempts=%d id=%s\n", rep.Status, len(rep.Attempts), quoteIfNeeded(rep.ID))
+			line := fmt.Sprintf("delivered status=%d attempts=%d id=%s", rep.Status, len(rep.Attempts), quoteIfNeeded(rep.ID))
+			if last := rep.Attempts[len(rep.Attempts)-1]; last.Reason != "" {
+				line += " reason=" + string(last.Reason) // duplicate: already delivered before
+			}
+			fmt.Fprintln(c.out, line)
 			return nil
 		},
 	}
