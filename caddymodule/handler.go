@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/hookgate/hookgate/idempotency"
 	"github.com/hookgate/hookgate/idempotency/redisstore"
@@ -89,7 +90,7 @@ type Handler struct {
 
 	receiver *sdk.Receiver
 	logger   *zap.Logger
-	metrics  *metrics
+	metrics  *sourceMetrics
 	poolKeys []string
 }
 
@@ -260,7 +261,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("webhook_verify: metrics: %w", err)
 		}
-		h.metrics = m
+		h.metrics = m.forSource(h.Source)
 	}
 	cfg.Observer = sdk.ObserverFunc(h.observe)
 	h.receiver, err = sdk.New(cfg)
@@ -459,24 +460,34 @@ func (h *Handler) observe(_ context.Context, d sdk.Decision) {
 	if h.metrics != nil {
 		h.metrics.observe(d)
 	}
-	fields := []zap.Field{
-		zap.String("source", d.Source), zap.String("outcome", string(d.Outcome)),
-		zap.String("event_id", d.EventID), zap.String("event_type", d.EventType),
-	}
+	var (
+		level zapcore.Level
+		msg   string
+	)
 	switch {
 	case d.StoreError && d.DedupSkipped:
-		h.logger.Warn("dedup store unavailable; forwarded without dedup (fail open)", fields...)
+		level, msg = zapcore.WarnLevel, "dedup store unavailable; forwarded without dedup (fail open)"
 	case d.StoreError:
-		h.logger.Error("dedup store unavailable", append(fields, zap.String("reason", string(d.Reason)))...)
+		level, msg = zapcore.ErrorLevel, "dedup store unavailable"
 	case d.Outcome == sdk.OutcomeShadowForwarded:
-		h.logger.Info("shadow mode: would have rejected", append(fields, zap.String("reason", string(d.Reason)))...)
+		level, msg = zapcore.InfoLevel, "shadow mode: would have rejected"
 	case d.Outcome == sdk.OutcomeRejected:
-		h.logger.Debug("webhook rejected", append(fields, zap.String("reason", string(d.Reason)), zap.Int("status", d.Status))...)
+		level, msg = zapcore.DebugLevel, "webhook rejected"
 	case d.Outcome == sdk.OutcomeDuplicate:
-		h.logger.Debug("duplicate webhook answered without forwarding", fields...)
+		level, msg = zapcore.DebugLevel, "duplicate webhook answered without forwarding"
+	case d.RateLimitDegraded:
+		level, msg = zapcore.WarnLevel, "shared rate limiter unavailable; limited locally"
+	default:
+		return
 	}
-	if d.RateLimitDegraded {
-		h.logger.Warn("shared rate limiter unavailable; limited locally", fields...)
+	// Fields are built only when the level is enabled: this runs for
+	// every request.
+	if ce := h.logger.Check(level, msg); ce != nil {
+		ce.Write(
+			zap.String("source", d.Source), zap.String("outcome", string(d.Outcome)),
+			zap.String("reason", string(d.Reason)), zap.Int("status", d.Status),
+			zap.String("event_id", d.EventID), zap.String("event_type", d.EventType),
+		)
 	}
 }
 

@@ -82,32 +82,102 @@ func registerMetrics(reg *prometheus.Registry) (*metrics, error) {
 	return theMetrics, nil
 }
 
-func (m *metrics) observe(d sdk.Decision) {
-	m.requests.WithLabelValues(d.Source, string(d.Outcome), string(d.Reason)).Inc()
-	m.totalTime.WithLabelValues(d.Source, string(d.Outcome)).Observe(d.Total.Seconds())
+// sourceMetrics are the collectors' children for one source, resolved
+// once at provision so that a request costs no label hashing for them;
+// the few labelled by outcome, reason or key are cached as they appear.
+type sourceMetrics struct {
+	m                                          *metrics
+	source                                     string
+	duplicates, storeErrors, failOpen, rlFalls prometheus.Counter
+	verifyTime, clockSkew                      prometheus.Observer
+	lastSkew                                   prometheus.Gauge
+	mu                                         sync.RWMutex
+	byOutcome                                  map[[2]string]*outcomeMetrics // {outcome, reason}
+	byKey                                      map[string]prometheus.Counter
+}
+
+type outcomeMetrics struct {
+	requests prometheus.Counter
+	total    prometheus.Observer
+}
+
+func (m *metrics) forSource(source string) *sourceMetrics {
+	return &sourceMetrics{
+		m: m, source: source,
+		duplicates:  m.duplicates.WithLabelValues(source),
+		storeErrors: m.storeErrors.WithLabelValues(source),
+		failOpen:    m.failOpen.WithLabelValues(source),
+		rlFalls:     m.rlFallbacks.WithLabelValues(source),
+		verifyTime:  m.verifyTime.WithLabelValues(source),
+		clockSkew:   m.clockSkew.WithLabelValues(source),
+		lastSkew:    m.lastSkewSecs.WithLabelValues(source),
+		byOutcome:   map[[2]string]*outcomeMetrics{},
+		byKey:       map[string]prometheus.Counter{},
+	}
+}
+
+// outcome returns the cached children for an outcome and reason.
+func (sm *sourceMetrics) outcome(d *sdk.Decision) *outcomeMetrics {
+	k := [2]string{string(d.Outcome), string(d.Reason)}
+	sm.mu.RLock()
+	om := sm.byOutcome[k]
+	sm.mu.RUnlock()
+	if om == nil {
+		sm.mu.Lock()
+		if om = sm.byOutcome[k]; om == nil {
+			om = &outcomeMetrics{
+				requests: sm.m.requests.WithLabelValues(sm.source, k[0], k[1]),
+				total:    sm.m.totalTime.WithLabelValues(sm.source, k[0]),
+			}
+			sm.byOutcome[k] = om
+		}
+		sm.mu.Unlock()
+	}
+	return om
+}
+
+// key returns the cached counter for a key name.
+func (sm *sourceMetrics) key(name string) prometheus.Counter {
+	sm.mu.RLock()
+	c := sm.byKey[name]
+	sm.mu.RUnlock()
+	if c == nil {
+		sm.mu.Lock()
+		if c = sm.byKey[name]; c == nil {
+			c = sm.m.keyMatches.WithLabelValues(sm.source, name)
+			sm.byKey[name] = c
+		}
+		sm.mu.Unlock()
+	}
+	return c
+}
+
+func (sm *sourceMetrics) observe(d sdk.Decision) {
+	om := sm.outcome(&d)
+	om.requests.Inc()
+	om.total.Observe(d.Total.Seconds())
 	if d.Verify > 0 {
-		m.verifyTime.WithLabelValues(d.Source).Observe(d.Verify.Seconds())
+		sm.verifyTime.Observe(d.Verify.Seconds())
 	}
 	if d.Key != "" {
-		m.keyMatches.WithLabelValues(d.Source, d.Key).Inc()
+		sm.key(d.Key).Inc()
 	}
 	if d.Duplicate {
-		m.duplicates.WithLabelValues(d.Source).Inc()
+		sm.duplicates.Inc()
 	}
 	if d.StoreError {
-		m.storeErrors.WithLabelValues(d.Source).Inc()
+		sm.storeErrors.Inc()
 	}
 	if d.DedupSkipped {
-		m.failOpen.WithLabelValues(d.Source).Inc()
+		sm.failOpen.Inc()
 	}
 	if d.RateLimitDegraded {
-		m.rlFallbacks.WithLabelValues(d.Source).Inc()
+		sm.rlFalls.Inc()
 	}
 	if !d.Timestamp.IsZero() {
-		s := d.Skew.Seconds()
-		if !math.IsNaN(s) {
-			m.clockSkew.WithLabelValues(d.Source).Observe(s)
-			m.lastSkewSecs.WithLabelValues(d.Source).Set(s)
+		if s := d.Skew.Seconds(); !math.IsNaN(s) {
+			sm.clockSkew.Observe(s)
+			sm.lastSkew.Set(s)
 		}
 	}
 }
