@@ -88,10 +88,11 @@ type Handler struct {
 	// DisableMetrics turns the Prometheus metrics off.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
-	receiver *sdk.Receiver
-	logger   *zap.Logger
-	metrics  *sourceMetrics
-	poolKeys []string
+	receiver       *sdk.Receiver
+	forwardTimeout time.Duration // > 0 when dedup holds a claim across the upstream call
+	logger         *zap.Logger
+	metrics        *sourceMetrics
+	poolKeys       []string
 }
 
 // Secret is one key. Exactly one of Value and PublicKey is set.
@@ -339,6 +340,10 @@ func (h *Handler) provisionDedup(cfg *sdk.Config) error {
 		return fmt.Errorf("webhook_verify: dedup: store: unknown %q (want memory, redis or off)", d.Store)
 	}
 	cfg.Namespace = d.Namespace
+	h.forwardTimeout = time.Duration(d.LockTTL)
+	if h.forwardTimeout == 0 {
+		h.forwardTimeout = idempotency.DefaultLockTTL
+	}
 	dd, err := idempotency.New(idempotency.Config{
 		Store:    store,
 		DoneTTL:  time.Duration(d.TTL),
@@ -420,6 +425,17 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
+		if h.forwardTimeout > 0 {
+			// The upstream call outlives the provider's connection: if the
+			// provider times out and hangs up, the upstream still finishes,
+			// and its 2xx completes the claim (the provider's retry meanwhile
+			// gets 409 in_flight, then duplicate), instead of a cancelled
+			// call releasing it and the retry reaching the upstream twice.
+			// Bounded by the dedup lock TTL, the life of the claim.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.forwardTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		if ev, ok := sdk.EventFrom(r.Context()); ok && repl != nil {
 			repl.Set("http.webhook.id", ev.ID)
 			repl.Set("http.webhook.type", ev.Type)

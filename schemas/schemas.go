@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v5"
 )
@@ -360,6 +361,12 @@ func (r *Registry) Validate(eventType string, body []byte) (typ string, err erro
 	}
 	if err := scan(body, r.maxDepth); err != nil {
 		return eventType, err
+	}
+	// JSON text is UTF-8 (RFC 8259 section 8.1). encoding/json would
+	// replace invalid bytes while decoding, so the schema would check a
+	// document other than the bytes forwarded.
+	if !utf8.Valid(body) {
+		return eventType, fmt.Errorf("%w: not valid UTF-8", ErrNotJSON)
 	}
 	doc, err := decode(body)
 	if err != nil {

@@ -184,6 +184,12 @@ func (rc *Receiver) reject(err error, hdr http.Header) *Rejection {
 	if status == http.StatusConflict || status == http.StatusServiceUnavailable {
 		hdr.Set("Retry-After", rc.retry)
 	}
+	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrBodyUnreadable) {
+		// The unread rest of the body makes the connection useless; closing
+		// it also stops net/http from draining the body before answering,
+		// so the refusal goes out at once.
+		hdr.Set("Connection", "close")
+	}
 	return &Rejection{Status: status, Reason: reason, Err: err, Header: hdr}
 }
 

@@ -223,6 +223,9 @@ func TestRejections(t *testing.T) {
 			if tc.status == 503 && w.Header().Get("Retry-After") == "" {
 				t.Fatal("503 without Retry-After")
 			}
+			if (tc.status == 413 || tc.reason == ReasonBodyUnreadable) && w.Header().Get("Connection") != "close" {
+				t.Fatal("body refused without Connection: close: net/http would drain it before answering")
+			}
 		})
 	}
 }

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Load benchmark of the hookgate gateway; see bench/README.md.
+#
+# Builds hookgate and the load generator, starts on free loopback ports one
+# upstream, one redis-server and one Caddy process per configuration:
+#
+#   (a) the upstream directly          (b) Caddy reverse_proxy alone
+#   (c) hookgate: verify + memory dedup (d) hookgate: verify + Redis dedup
+#   (e) (d) + schema validation + rate limit (set high)
+#
+# then runs the generator against each, REPS times, interleaved, for each
+# body size and connection count, and writes bench/out/results.md.
+#
+# Settings (environment):
+#   REPS=3  DURATION=6s  WARMUP=1s  SIZES="1024 65536"  CONNS="64 8"
+#   TARGETS="a b c d e"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
+#   REDIS_POOL=128 (go-redis pool of (d) and (e))
+#   HOLD=1 (start everything, print the ports, and wait: for manual pprof)
+#   PROFILE=d (CPU-profile that target's gateway for 5 s of its first
+#              1 KiB run at the highest connection count; pprof in bench/out)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=${OUT:-bench/out}
+REPS=${REPS:-3}
+DURATION=${DURATION:-6s}
+WARMUP=${WARMUP:-1s}
+SIZES=${SIZES:-"1024 65536"}
+CONNS=${CONNS:-"64 8"}
+TARGETS=${TARGETS:-"a b c d e"}
+PIN=${PIN:-1}
+REDIS_POOL=${REDIS_POOL:-128}
+PROFILE=${PROFILE:-}
+
+command -v redis-server >/dev/null || { echo "redis-server not found" >&2; exit 1; }
+mkdir -p "$OUT/logs" "$OUT/conf"
+rm -f "$OUT/results.jsonl"
+
+echo "building hookgate and loadgen"
+go build -o "$OUT/hookgate" ./cmd/hookgate
+go build -o "$OUT/loadgen" ./bench/loadgen
+LOADGEN=$OUT/loadgen
+
+# CPU layout: the gateway under test gets CPU 0 to itself; the generator,
+# the upstream and Redis share CPU 1. Without taskset (or with PIN=0)
+# everything shares every CPU.
+GW_CPU=() REST_CPU=() layout="unpinned: every process on every CPU"
+if [ "$PIN" = 1 ] && command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+	GW_CPU=(taskset -c 0) REST_CPU=(taskset -c 1)
+	layout="pinned: gateway (Caddy) on CPU 0; load generator, upstream and redis-server on CPU 1"
+fi
+
+PIDS=()
+cleanup() {
+	for pid in "${PIDS[@]}" $(jobs -p); do
+		kill "$pid" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mapfile -t P < <("$LOADGEN" ports 10)
+UP=${P[0]} REDIS=${P[1]}
+declare -A PORT=([a]=${P[0]} [b]=${P[2]} [c]=${P[3]} [d]=${P[4]} [e]=${P[5]})
+declare -A ADMIN=([b]=${P[6]} [c]=${P[7]} [d]=${P[8]} [e]=${P[9]})
+
+wait_port() { # port name
+	for _ in $(seq 1 200); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+		sleep 0.05
+	done
+	echo "$2 did not listen on port $1; see $OUT/logs" >&2
+	exit 1
+}
+
+"${REST_CPU[@]}" "$LOADGEN" upstream -addr "127.0.0.1:$UP" >"$OUT/logs/upstream.log" 2>&1 &
+PIDS+=($!)
+declare -A GWPID=([a]=$!)
+"${REST_CPU[@]}" redis-server --port "$REDIS" --bind 127.0.0.1 --save "" --appendonly no \
+	--protected-mode no --daemonize no --loglevel warning >"$OUT/logs/redis.log" 2>&1 &
+PIDS+=($!)
+REDIS_PID=$!
+wait_port "$UP" upstream
+wait_port "$REDIS" redis-server
+
+SECRET=$("$LOADGEN" secret)
+SCHEMAS=$PWD/bench/schemas
+declare -A VERIFY=(
+	[b]=""
+	[c]="webhook_verify standard {
+		source bench
+		secret $SECRET
+		dedup memory
+	}"
+	[d]="webhook_verify standard {
+		source bench
+		secret $SECRET
+		dedup redis
+		redis redis://127.0.0.1:$REDIS/0 {
+			pool_size $REDIS_POOL
+		}
+	}"
+	[e]="webhook_verify standard {
+		source bench
+		secret $SECRET
+		dedup redis
+		redis redis://127.0.0.1:$REDIS/0 {
+			pool_size $REDIS_POOL
+		}
+		schemas $SCHEMAS {
+			reject_unknown
+		}
+		rate_limit 10000000/s burst 10000000
+	}"
+)
+for t in b c d e; do
+	case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+	conf=$OUT/conf/$t.Caddyfile
+	# The upstream keep-alive pool is raised above the highest connection
+	# count: Caddy's default keeps 32 idle connections per host and would
+	# churn connections at 64 clients.
+	cat >"$conf" <<EOF
+{
+	admin 127.0.0.1:${ADMIN[$t]}
+	auto_https off
+	persist_config off
+	log {
+		level WARN
+	}
+}
+http://127.0.0.1:${PORT[$t]} {
+	bind 127.0.0.1
+	${VERIFY[$t]}
+	reverse_proxy 127.0.0.1:$UP {
+		transport http {
+			keepalive_idle_conns 512
+			keepalive_idle_conns_per_host 512
+		}
+	}
+}
+EOF
+	"${GW_CPU[@]}" "$OUT/hookgate" run --config "$conf" --adapter caddyfile >"$OUT/logs/caddy-$t.log" 2>&1 &
+	PIDS+=($!)
+	GWPID[$t]=$!
+	wait_port "${PORT[$t]}" "gateway ($t)"
+done
+
+max_for() { # size target: requests to sign per run, above what the target can send
+	if [ "$1" -le 4096 ]; then echo 400000
+	elif [ "$2" = a ]; then echo 150000
+	else echo 60000; fi
+}
+
+redis_calls() {
+	redis-cli -p "$REDIS" info commandstats | tr -d '\r' | grep -E '^cmdstat_' || true
+	echo "keys (one per webhook deduplicated through Redis): $(redis-cli -p "$REDIS" dbsize)"
+}
+
+echo "layout: $layout"
+if [ "${HOLD:-0}" = 1 ]; then
+	for t in $TARGETS; do echo "($t) http://127.0.0.1:${PORT[$t]}/  admin: ${ADMIN[$t]:-none}"; done
+	echo "redis: 127.0.0.1:$REDIS  secret: $SECRET  loadgen: $LOADGEN"
+	echo "holding; Ctrl-C (or kill $$) stops everything"
+	while :; do
+		sleep 3600 &
+		wait $! || break
+	done
+	exit 0
+fi
+echo "targets: $TARGETS; sizes: $SIZES; connections: $CONNS; $REPS × ($WARMUP warm-up + $DURATION)"
+profiled="" PROF_PID=""
+for rep in $(seq 1 "$REPS"); do
+	for size in $SIZES; do
+		for conns in $CONNS; do
+			for t in $TARGETS; do
+				if [ -n "$PROFILE" ] && [ "$t" = "$PROFILE" ] && [ -z "$profiled" ] && [ "$size" = 1024 ]; then
+					profiled=1
+					(sleep 1.5; curl -s -o "$OUT/$t.cpu.pprof" "http://127.0.0.1:${ADMIN[$t]}/debug/pprof/profile?seconds=5") &
+					PROF_PID=$!
+				fi
+				"${REST_CPU[@]}" "$LOADGEN" run -target "$t" -url "http://127.0.0.1:${PORT[$t]}/" \
+					-conns "$conns" -size "$size" -warmup "$WARMUP" -duration "$DURATION" \
+					-max "$(max_for "$size" "$t")" -secret "$SECRET" -rep "$rep" -out "$OUT/results.jsonl" \
+					-cpu "gateway=${GWPID[$t]},redis=$REDIS_PID"
+			done
+		done
+	done
+done
+if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
+
+{
+	echo "# hookgate load benchmark"
+	echo
+	echo "- when: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' + uncommitted changes')"
+	echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(go version | cut -d' ' -f3)"
+	echo "- layout: $layout"
+	echo "- load: bench/loadgen, one request in flight per connection, every request signed (Standard Webhooks) with a fresh event id; $WARMUP warm-up then $DURATION measured; medians of $REPS interleaved repetitions"
+	echo "- ×(b): median over repetitions of req/s ÷ (b)'s req/s in the same repetition; p50 −(b): likewise for the median latency"
+	echo "- gateway CPU µs/req: user+system CPU of the gateway process (for (a): the upstream) per request, warm-up included, from /proc; ×(b) by CPU: (b)'s ÷ this one's, the throughput ratio on a dedicated core. Redis CPU: redis-server's, per request"
+	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL; (e): schema bench/schemas, rate_limit 10000000/s"
+	echo
+	"$LOADGEN" table -in "$OUT/results.jsonl"
+	echo "### Redis commands over the whole run"
+	echo
+	echo '```'
+	redis_calls
+	echo '```'
+} >"$OUT/results.md"
+
+if [ -n "$PROFILE" ] && [ -s "$OUT/$PROFILE.cpu.pprof" ]; then
+	go tool pprof -top -nodecount=40 "$OUT/hookgate" "$OUT/$PROFILE.cpu.pprof" >"$OUT/$PROFILE.cpu.top.txt" 2>/dev/null || true
+	echo "profile: $OUT/$PROFILE.cpu.pprof (top: $OUT/$PROFILE.cpu.top.txt)"
+fi
+echo "results: $OUT/results.md"
+cat "$OUT/results.md"
