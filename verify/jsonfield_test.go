@@ -1,6 +1,10 @@
 package verify
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+)
 
 // TestJSONFieldsSpacing: space between a value and its comma or the
 // closing brace is not part of the value.
@@ -13,6 +17,23 @@ func TestJSONFieldsSpacing(t *testing.T) {
 		id, typ := jsonFields([]byte(body), "id", "type")
 		if id != "x" || typ != "a.b" {
 			t.Errorf("jsonFields(%q) = %q, %q", body, id, typ)
+		}
+	}
+}
+
+// TestTooManySignaturesWhateverTheOrder: the signature cap does not depend
+// on where the valid signature stands.
+func TestTooManySignaturesWhateverTheOrder(t *testing.T) {
+	s, _ := Preset("standard")
+	body := []byte(`{"type":"a"}`)
+	r := signed(t, s, testSecret, t0, body)
+	good := r.Header.Get("Webhook-Signature")
+	junk := strings.Repeat("v1,AAAA ", 40)
+	v := newVerifier(t, s)
+	for _, sig := range []string{good + " " + junk, junk + good} {
+		r.Header.Set("Webhook-Signature", sig)
+		if _, err := v.Verify(r); !errors.Is(err, ErrMalformedHeader) {
+			t.Errorf("41 signatures: err = %v, want ErrMalformedHeader", err)
 		}
 	}
 }

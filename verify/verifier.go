@@ -552,6 +552,18 @@ func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time
 	st := v.pool.Get().(*state)
 	defer v.pool.Put(st)
 
+	// Count the signatures before any is compared or any MAC computed, so
+	// that a header over the limit is refused whatever its order.
+	count, total := *sigs, 0
+	for {
+		if _, _, ok := count.next(s); !ok {
+			break
+		}
+		if total++; total > maxSignatures {
+			return "", fmt.Errorf("%w: more than %d signatures", ErrMalformedHeader, maxSignatures)
+		}
+	}
+
 	public := s.Algorithm.publicKey()
 	active := 0
 	var expired int
@@ -579,9 +591,7 @@ func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time
 			if !ok {
 				break
 			}
-			if n++; n > maxSignatures {
-				return "", fmt.Errorf("%w: more than %d signatures", ErrMalformedHeader, maxSignatures)
-			}
+			n++
 			if public || (version == s.PublicKeyVersion && version != "") {
 				if name := v.matchPublic(st, c, sig, now); name != "" {
 					return name, nil
