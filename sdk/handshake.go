@@ -31,7 +31,7 @@ const maxChallenge = 1024
 // have the handshake's exact shape is not answered: it goes on to be
 // verified, and rejected, like any webhook. It reports whether it answered.
 func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) bool {
-	switch rc.cfg.Verifier.Scheme().Handshake {
+	switch rc.handshake {
 	case verify.HandshakeMeta:
 		// GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C
 		if r.Method != http.MethodGet || rc.cfg.Handshake.VerifyToken == "" {
@@ -79,7 +79,7 @@ func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) b
 // event whose challenge must be echoed or signed) once its signature has
 // been checked, instead of forwarding it. It reports whether it answered.
 func (rc *Receiver) answerAfterVerify(w http.ResponseWriter, r *http.Request, body []byte, ev verify.Event) bool {
-	switch rc.cfg.Verifier.Scheme().Handshake {
+	switch rc.handshake {
 	case verify.HandshakeSlack:
 		// {"type":"url_verification","challenge":"..."}: echo the challenge.
 		var m struct{ Type, Challenge string }
