@@ -325,7 +325,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 			d.Duplicate = true
 			d.Reason, d.Status = ReasonDuplicate, http.StatusOK
 			if !rc.cfg.Shadow {
-				d.Outcome, d.Reason, d.Status = OutcomeDuplicate, ReasonDuplicate, http.StatusOK
+				d.Outcome = OutcomeDuplicate
 				writeDuplicate(w)
 				return nil
 			}
@@ -367,18 +367,20 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	}
 
 	rec := &st.rec
-	var nextErr error
 	defer func() {
 		p := recover()
-		// 7. Complete on 2xx; release on anything else, so the retry is
-		// forwarded. The store is told even if the client went away.
+		// 7. Complete once the next handler wrote a 2xx: the upstream
+		// accepted the event, even if passing its answer on failed later
+		// (next then returns an error). Release on anything else (no 2xx,
+		// a panic), so the retry is forwarded. The store is told even if
+		// the client went away.
 		d.UpstreamStatus = rec.status
 		if claim != nil {
 			// Not bounded by the request: a client gone after a 2xx must
 			// not leave the event uncompleted. The store's own timeouts
 			// bound these calls.
 			sctx := context.WithoutCancel(ctx)
-			if p == nil && nextErr == nil && rec.status >= 200 && rec.status < 300 {
+			if p == nil && rec.status >= 200 && rec.status < 300 {
 				if err := claim.Complete(sctx); err != nil {
 					d.StoreError = true
 				}
@@ -390,13 +392,13 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 			panic(p)
 		}
 	}()
-	nextErr = next(rec, r)
-	if nextErr != nil && rec.status == 0 {
-		// The status the caller will write for nextErr is unknown here;
-		// it is not a 2xx, which is what matters for the claim.
+	err = next(rec, r)
+	if err != nil && rec.status == 0 {
+		// The status the caller will write for err is unknown here; it is
+		// not a 2xx, which is what matters for the claim.
 		rec.status = -1
 	}
-	return nextErr
+	return err
 }
 
 // forwardState is everything a forwarded request needs, in one allocation.

@@ -467,3 +467,29 @@ func TestClassifyIsOneTable(t *testing.T) {
 		t.Errorf("unknown error: %d %s", s, r)
 	}
 }
+
+// TestAcceptedThenErrorCompletes: a next handler that wrote a 2xx (the
+// upstream accepted) and then failed to pass the answer on still
+// completes the claim, so the provider's retry is a duplicate, not a
+// second delivery. An error before any 2xx releases it.
+func TestAcceptedThenErrorCompletes(t *testing.T) {
+	h := newHarness(t, nil)
+	serve := func(id string, next Next) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		_ = h.rc.Serve(w, h.request(id, payload, now0), next)
+		return w
+	}
+	serve("evt_ae", func(w http.ResponseWriter, r *http.Request) error {
+		w.WriteHeader(http.StatusOK)
+		return errors.New("client connection reset while copying the answer")
+	})
+	if w := serve("evt_ae", func(w http.ResponseWriter, r *http.Request) error { return nil }); w.Header().Get(HeaderDuplicate) != "true" {
+		t.Fatalf("retry after an accepted delivery: status %d, not a duplicate", w.Code)
+	}
+	serve("evt_fail", func(w http.ResponseWriter, r *http.Request) error { return errors.New("upstream unreachable") })
+	called := false
+	serve("evt_fail", func(w http.ResponseWriter, r *http.Request) error { called = true; w.WriteHeader(204); return nil })
+	if !called {
+		t.Fatal("retry after a failed delivery was not forwarded")
+	}
+}
