@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -584,4 +585,72 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestGatewayPlaceholdersAndAccessLog checks every {http.webhook.*}
+// placeholder of a forwarded webhook, and the webhook fields in the access
+// log (set only when the site logs), with the signature header filtered
+// out as Caddyfile.example does.
+func TestGatewayPlaceholdersAndAccessLog(t *testing.T) {
+	u := newUpstream(t)
+	logFile := t.TempDir() + "/access.log"
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	log {
+		output file %s
+		format filter {
+			wrap json
+			request>headers>Webhook-Signature delete
+		}
+	}
+	webhook_verify standard {
+		source demo
+		secret primary %s
+	}
+	reverse_proxy %s {
+		header_up X-Id {http.webhook.id}
+		header_up X-Type {http.webhook.type}
+		header_up X-Source {http.webhook.source}
+		header_up X-Key {http.webhook.key}
+		header_up X-Ts {http.webhook.timestamp}
+	}
+}
+`, logFile, secretA, u.hostPort()))
+	at := time.Unix(time.Now().Unix(), 0)
+	if resp, _ := do(t, signed(t, g.url("/hooks"), "evt_placeholders", []byte(invoice), at, secretA)); resp.StatusCode != 200 {
+		t.Fatalf("status %d (%s)", resp.StatusCode, resp.Header.Get("Hookgate-Reason"))
+	}
+	got := u.requests()[0].header
+	want := map[string]string{
+		"X-Id": "evt_placeholders", "X-Type": "invoice.paid", "X-Source": "demo",
+		"X-Key": "primary", "X-Ts": strconv.FormatInt(at.Unix(), 10),
+	}
+	for h, v := range want {
+		if got.Get(h) != v {
+			t.Errorf("%s: got %q, want %q", h, got.Get(h), v)
+		}
+	}
+
+	// A rejection is logged with its reason.
+	if resp, _ := do(t, signed(t, g.url("/hooks"), "evt_bad", []byte(invoice), at, secretB)); resp.StatusCode != 401 {
+		t.Fatalf("wrong secret: status %d", resp.StatusCode)
+	}
+	var log []byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		log, _ = os.ReadFile(logFile)
+		if bytes.Count(log, []byte("\n")) >= 2 {
+			break
+		}
+	}
+	for _, s := range []string{`"webhook_id":"evt_placeholders"`, `"webhook_type":"invoice.paid"`, `"webhook_source":"demo"`, `"webhook_reason":"signature_mismatch"`} {
+		if !bytes.Contains(log, []byte(s)) {
+			t.Errorf("access log lacks %s:\n%s", s, log)
+		}
+	}
+	for _, secret := range []string{"v1,", secretA} {
+		if bytes.Contains(log, []byte(secret)) {
+			t.Errorf("access log contains a signature or secret (%q):\n%s", secret, log)
+		}
+	}
+
 }

@@ -436,18 +436,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		if ev, ok := sdk.EventFrom(r.Context()); ok && repl != nil {
-			repl.Set("http.webhook.id", ev.ID)
-			repl.Set("http.webhook.type", ev.Type)
-			repl.Set("http.webhook.source", ev.Source)
-			repl.Set("http.webhook.key", ev.Key)
-			if !ev.Timestamp.IsZero() {
-				repl.Set("http.webhook.timestamp", ev.Timestamp.Unix())
+		if ev, ok := sdk.EventFrom(r.Context()); ok {
+			fields := &webhookFields{ev: ev}
+			if repl != nil {
+				// Looked up when a placeholder is used, not set one by one
+				// for every request (each Set boxes a value into a map).
+				repl.Map(fields.placeholder)
 			}
-			if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
-				extra.Set(zap.String("webhook_id", ev.ID))
-				extra.Set(zap.String("webhook_type", ev.Type))
-				extra.Set(zap.String("webhook_source", ev.Source))
+			if accessLogged(r) {
+				if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+					extra.Set(zap.Inline(fields))
+				}
 			}
 		}
 		return next.ServeHTTP(w, r)
@@ -505,6 +504,51 @@ func (h *Handler) observe(_ context.Context, d sdk.Decision) {
 			zap.String("event_id", d.EventID), zap.String("event_type", d.EventType),
 		)
 	}
+}
+
+// webhookFields exposes a forwarded webhook's event as placeholders and
+// access-log fields.
+type webhookFields struct{ ev sdk.Event }
+
+// placeholder resolves {http.webhook.*} (a caddy.ReplacerFunc).
+func (f *webhookFields) placeholder(key string) (any, bool) {
+	name, ok := strings.CutPrefix(key, "http.webhook.")
+	if !ok {
+		return nil, false
+	}
+	switch name {
+	case "id":
+		return f.ev.ID, true
+	case "type":
+		return f.ev.Type, true
+	case "source":
+		return f.ev.Source, true
+	case "key":
+		return f.ev.Key, true
+	case "timestamp":
+		if f.ev.Timestamp.IsZero() {
+			return nil, false
+		}
+		return f.ev.Timestamp.Unix(), true
+	}
+	return nil, false
+}
+
+// MarshalLogObject writes the webhook_id, webhook_type and webhook_source
+// fields, inline in the access log entry.
+func (f *webhookFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("webhook_id", f.ev.ID)
+	enc.AddString("webhook_type", f.ev.Type)
+	enc.AddString("webhook_source", f.ev.Source)
+	return nil
+}
+
+// accessLogged reports whether r's server writes access logs. Extra log
+// fields are set only then: each ExtraLogFields.Set resets a cache and
+// costs more than the rest of this handler's bookkeeping.
+func accessLogged(r *http.Request) bool {
+	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
+	return !ok || srv == nil || srv.Logs != nil
 }
 
 func oneLine(s string) string {

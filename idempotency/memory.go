@@ -15,9 +15,11 @@ type MemoryConfig struct {
 	// store is full, a new key first evicts expired entries (abandoned
 	// claims are looked for at most once a second), then the oldest
 	// completed one; a live claim is never evicted, and a store full of
-	// live claims refuses new keys with an error wrapping ErrUnavailable. The bound is split evenly over internal shards, so
-	// eviction can start slightly before MaxEntries keys are stored.
-	// An entry costs roughly 100 bytes plus its key and token.
+	// live claims refuses new keys with an error wrapping ErrUnavailable.
+	// The bound is split evenly over internal shards, so eviction can start
+	// slightly before MaxEntries keys are stored. An entry costs about 80
+	// bytes whatever the length of its key (keys are kept as 128-bit
+	// hashes; see [Memory]).
 	//
 	// default: 1,000,000 (DefaultMaxEntries)
 	MaxEntries int
@@ -33,13 +35,22 @@ type MemoryConfig struct {
 // other's claims, and a restart forgets every completed event. Use the Redis
 // store to deduplicate across instances and restarts.
 //
+// Memory keeps each key as a 128-bit hash under two random per-store
+// seeds, and each token as a 64-bit one, so that its tables hold no
+// pointers: the garbage collector never scans them, however many ids are
+// remembered, and an entry costs the same whatever the key's length. Two
+// distinct keys are confused with probability about n²/2¹²⁹ for n keys
+// held (below 10⁻²⁶ at a million); the keys it is given are event ids
+// from verified requests, which a third party cannot choose to aim at a
+// hash it cannot see.
+//
 // Make one with [NewMemory]; the zero value is not usable. Memory is safe
 // for concurrent use; it never blocks on I/O and ignores the contexts
 // passed to it.
 type Memory struct {
 	now    func() time.Time
 	epoch  time.Time
-	seed   maphash.Seed
+	seeds  [3]maphash.Seed // key high, key low, token
 	shards []memShard
 }
 
@@ -57,7 +68,7 @@ const trimPerComplete = 4
 
 type memShard struct {
 	mu      sync.Mutex
-	entries map[string]memEntry
+	entries map[memKey]memEntry
 	limit   int
 	// done lists completed keys in the order they completed, from
 	// done[head]. A done entry changes only once it has expired, or when
@@ -70,14 +81,19 @@ type memShard struct {
 	_         [64]byte // keep shards' mutexes off one cache line
 }
 
+// memKey is a key's 128-bit hash.
+type memKey struct{ hi, lo uint64 }
+
+// memEntry and doneRef hold no pointers, so neither do the shard's map and
+// queue.
 type memEntry struct {
-	token string
-	exp   int64 // nanoseconds since Memory.epoch
+	token uint64 // the token's hash
+	exp   int64  // nanoseconds since Memory.epoch
 	done  bool
 }
 
 type doneRef struct {
-	key string
+	key memKey
 	exp int64
 }
 
@@ -101,13 +117,13 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	m := &Memory{
 		now:    now,
 		epoch:  now(),
-		seed:   maphash.MakeSeed(),
+		seeds:  [3]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed(), maphash.MakeSeed()},
 		shards: make([]memShard, n),
 	}
 	for i := range m.shards {
 		s := &m.shards[i]
 		s.limit = (limit + n - 1) / n
-		s.entries = make(map[string]memEntry)
+		s.entries = make(map[memKey]memEntry)
 	}
 	return m
 }
@@ -117,8 +133,10 @@ func NewMemory(cfg MemoryConfig) *Memory {
 // move expiries.
 func (m *Memory) clock() int64 { return int64(m.now().Sub(m.epoch)) }
 
-func (m *Memory) shard(key string) *memShard {
-	return &m.shards[maphash.String(m.seed, key)&uint64(len(m.shards)-1)]
+// lookup hashes key and token and picks the key's shard.
+func (m *Memory) lookup(key, token string) (*memShard, memKey, uint64) {
+	k := memKey{maphash.String(m.seeds[0], key), maphash.String(m.seeds[1], key)}
+	return &m.shards[k.lo&uint64(len(m.shards)-1)], k, maphash.String(m.seeds[2], token)
 }
 
 func expiry(now int64, ttl time.Duration) int64 {
@@ -131,16 +149,16 @@ func expiry(now int64, ttl time.Duration) int64 {
 
 // Claim implements [Store].
 func (m *Memory) Claim(_ context.Context, key, token string, lockTTL time.Duration) error {
+	s, k, tok := m.lookup(key, token)
 	now := m.clock()
-	s := m.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[key]
+	e, ok := s.entries[k]
 	if ok && now < e.exp {
 		switch {
 		case e.done:
 			return ErrDuplicate
-		case e.token == token:
+		case e.token == tok:
 			return nil
 		default:
 			return ErrInFlight
@@ -149,40 +167,40 @@ func (m *Memory) Claim(_ context.Context, key, token string, lockTTL time.Durati
 	if !ok && len(s.entries) >= s.limit && !s.evictOne(now) {
 		return errMemoryFull
 	}
-	s.entries[key] = memEntry{token: token, exp: expiry(now, lockTTL)}
+	s.entries[k] = memEntry{token: tok, exp: expiry(now, lockTTL)}
 	return nil
 }
 
 // Complete implements [Store].
 func (m *Memory) Complete(_ context.Context, key, token string, doneTTL time.Duration) error {
+	s, k, tok := m.lookup(key, token)
 	now := m.clock()
-	s := m.shard(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.entries[key]
+	e, ok := s.entries[k]
 	live := ok && now < e.exp
 	switch {
 	case live && e.done:
 		return nil
-	case live && e.token != token:
+	case live && e.token != tok:
 		return ErrLockLost
 	case !ok && len(s.entries) >= s.limit && !s.evictOne(now):
 		return errMemoryFull
 	}
 	exp := expiry(now, doneTTL)
-	s.entries[key] = memEntry{token: token, exp: exp, done: true}
-	s.done = append(s.done, doneRef{key: key, exp: exp})
+	s.entries[k] = memEntry{token: tok, exp: exp, done: true}
+	s.done = append(s.done, doneRef{key: k, exp: exp})
 	s.trim(now, trimPerComplete)
 	return nil
 }
 
 // Release implements [Store].
 func (m *Memory) Release(_ context.Context, key, token string) error {
-	s := m.shard(key)
+	s, k, tok := m.lookup(key, token)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.entries[key]; ok && !e.done && e.token == token {
-		delete(s.entries, key)
+	if e, ok := s.entries[k]; ok && !e.done && e.token == tok {
+		delete(s.entries, k)
 	}
 	return nil
 }
@@ -218,14 +236,12 @@ func (s *memShard) trim(now int64, budget int) {
 }
 
 func (s *memShard) popDone() {
-	s.done[s.head] = doneRef{} // drop the key for the garbage collector
 	s.head++
 	switch {
 	case s.head == len(s.done):
 		s.done, s.head = s.done[:0], 0
 	case s.head >= 1024 && s.head*2 >= len(s.done):
 		n := copy(s.done, s.done[s.head:])
-		clear(s.done[n:])
 		s.done, s.head = s.done[:n], 0
 	}
 }
