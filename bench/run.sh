@@ -15,6 +15,8 @@
 #   REPS=3  DURATION=6s  WARMUP=1s  SIZES="1024 65536"  CONNS="64 8"
 #   TARGETS="a b c d e"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
 #   REDIS_POOL=128 (go-redis pool of (d) and (e))
+#   MAX_IN_FLIGHT= (redis max_in_flight of (d) and (e): a number, or off;
+#              empty: the module's default)
 #   HOLD=1 (start everything, print the ports, and wait: for manual pprof)
 #   PROFILE=d (CPU-profile that target's gateway for 5 s of its first
 #              1 KiB run at the highest connection count; pprof in bench/out)
@@ -30,6 +32,9 @@ CONNS=${CONNS:-"64 8"}
 TARGETS=${TARGETS:-"a b c d e"}
 PIN=${PIN:-1}
 REDIS_POOL=${REDIS_POOL:-128}
+MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-}
+INFLIGHT_LINE=""
+if [ -n "$MAX_IN_FLIGHT" ]; then INFLIGHT_LINE="max_in_flight $MAX_IN_FLIGHT"; fi
 PROFILE=${PROFILE:-}
 
 command -v redis-server >/dev/null || { echo "redis-server not found" >&2; exit 1; }
@@ -99,6 +104,7 @@ declare -A VERIFY=(
 		dedup redis
 		redis redis://127.0.0.1:$REDIS/0 {
 			pool_size $REDIS_POOL
+			$INFLIGHT_LINE
 		}
 	}"
 	[e]="webhook_verify standard {
@@ -107,6 +113,7 @@ declare -A VERIFY=(
 		dedup redis
 		redis redis://127.0.0.1:$REDIS/0 {
 			pool_size $REDIS_POOL
+			$INFLIGHT_LINE
 		}
 		schemas $SCHEMAS {
 			reject_unknown
@@ -198,7 +205,7 @@ if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
 	echo "- load: bench/loadgen, one request in flight per connection, every request signed (Standard Webhooks) with a fresh event id; $WARMUP warm-up then $DURATION measured; medians of $REPS interleaved repetitions"
 	echo "- ×(b): median over repetitions of req/s ÷ (b)'s req/s in the same repetition; p50 −(b): likewise for the median latency"
 	echo "- gateway CPU µs/req: user+system CPU of the gateway process (for (a): the upstream) per request, warm-up included, from /proc; ×(b) by CPU: (b)'s ÷ this one's, the throughput ratio on a dedicated core. Redis CPU: redis-server's, per request"
-	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL; (e): schema bench/schemas, rate_limit 10000000/s"
+	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL, max_in_flight ${MAX_IN_FLIGHT:-default}; (e): schema bench/schemas, rate_limit 10000000/s"
 	echo
 	"$LOADGEN" table -in "$OUT/results.jsonl"
 	echo "### Redis commands over the whole run"

@@ -414,6 +414,20 @@ func (h *Handler) parseRedis(d *caddyfile.Dispenser) error {
 			default:
 				rc.WriteTimeout = caddy.Duration(dur)
 			}
+		case "max_in_flight":
+			v, err := oneArg(d, "redis max_in_flight")
+			if err != nil {
+				return err
+			}
+			if v == "off" {
+				rc.MaxInFlight = -1
+				break
+			}
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return d.Errf("redis max_in_flight: want a positive integer or off, got %q", v)
+			}
+			rc.MaxInFlight = n
 		case "prefix":
 			v, err := oneArg(d, "redis prefix")
 			if err != nil {

@@ -48,6 +48,7 @@ webhook_verify stripe {
 		dial_timeout 200ms
 		read_timeout 100ms
 		write_timeout 100ms
+		max_in_flight 4
 		prefix app:
 	}
 	shadow
@@ -77,7 +78,7 @@ webhook_verify stripe {
 		Dedup: &DedupConfig{Store: "redis", TTL: caddy.Duration(24 * time.Hour), LockTTL: caddy.Duration(45 * time.Second),
 			FailOpen: true, MaxEntries: 1000, Namespace: "acct1"},
 		Redis: &RedisConfig{URL: "redis://127.0.0.1:6379/2", PoolSize: 32, DialTimeout: caddy.Duration(200 * time.Millisecond),
-			ReadTimeout: caddy.Duration(100 * time.Millisecond), WriteTimeout: caddy.Duration(100 * time.Millisecond), Prefix: "app:"},
+			ReadTimeout: caddy.Duration(100 * time.Millisecond), WriteTimeout: caddy.Duration(100 * time.Millisecond), MaxInFlight: 4, Prefix: "app:"},
 		Shadow:         true,
 		Attest:         &Secret{Name: "gw", Value: "whsec_gw"},
 		RetryAfter:     caddy.Duration(3 * time.Second),
@@ -116,6 +117,7 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"webhook_verify {\n dedup memory {\n  other\n }\n}", `dedup: unrecognized option "other"`},
 		{"webhook_verify {\n redis\n}", "redis: want exactly one argument"},
 		{"webhook_verify {\n redis u {\n  pool_size none\n }\n}", "pool_size"},
+		{"webhook_verify {\n redis u {\n  max_in_flight 0\n }\n}", "max_in_flight"},
 		{"webhook_verify {\n redis u {\n  read_timeout x\n }\n}", "read_timeout"},
 		{"webhook_verify {\n redis u {\n  tls\n }\n}", `redis: unrecognized option "tls"`},
 		{"webhook_verify {\n shadow on\n}", "shadow: takes no arguments"},

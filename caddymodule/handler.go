@@ -88,11 +88,10 @@ type Handler struct {
 	// DisableMetrics turns the Prometheus metrics off.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
-	receiver       *sdk.Receiver
-	forwardTimeout time.Duration // > 0 when dedup holds a claim across the upstream call
-	logger         *zap.Logger
-	metrics        *sourceMetrics
-	poolKeys       []string
+	receiver *sdk.Receiver
+	logger   *zap.Logger
+	metrics  *sourceMetrics
+	poolKeys []string
 }
 
 // Secret is one key. Exactly one of Value and PublicKey is set.
@@ -165,6 +164,10 @@ type RedisConfig struct {
 	WriteTimeout caddy.Duration `json:"write_timeout,omitempty"`
 	// Prefix starts every key hookgate writes. Default: "hookgate:".
 	Prefix string `json:"prefix,omitempty"`
+	// MaxInFlight bounds the pipelines the dedup store keeps waiting for
+	// Redis; calls made meanwhile queue and share the next round trip
+	// (redisstore.Config.MaxInFlight). Default: 2; negative: no batching.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
 }
 
 // CaddyModule returns the Caddy module information.
@@ -328,7 +331,7 @@ func (h *Handler) provisionDedup(cfg *sdk.Config) error {
 		if err != nil {
 			return err
 		}
-		rs, err := redisstore.New(redisstore.Config{Client: client, Prefix: h.redisPrefix() + "idem:"})
+		rs, err := redisstore.New(redisstore.Config{Client: client, Prefix: h.redisPrefix() + "idem:", MaxInFlight: h.Redis.MaxInFlight})
 		if err != nil {
 			return fmt.Errorf("webhook_verify: dedup: %w", err)
 		}
@@ -340,10 +343,17 @@ func (h *Handler) provisionDedup(cfg *sdk.Config) error {
 		return fmt.Errorf("webhook_verify: dedup: store: unknown %q (want memory, redis or off)", d.Store)
 	}
 	cfg.Namespace = d.Namespace
-	h.forwardTimeout = time.Duration(d.LockTTL)
-	if h.forwardTimeout == 0 {
-		h.forwardTimeout = idempotency.DefaultLockTTL
+	// The upstream call outlives the provider's connection: if the
+	// provider times out and hangs up, the upstream still finishes, and its
+	// 2xx completes the claim (the provider's retry meanwhile gets 409
+	// in_flight, then duplicate), instead of a cancelled call releasing it
+	// and the retry reaching the upstream twice. Bounded within the dedup
+	// lock TTL, the life of the claim (Detach may round up by a second).
+	lock := time.Duration(d.LockTTL)
+	if lock == 0 {
+		lock = idempotency.DefaultLockTTL
 	}
+	cfg.Detach = max(lock-time.Second, lock/2)
 	dd, err := idempotency.New(idempotency.Config{
 		Store:    store,
 		DoneTTL:  time.Duration(d.TTL),
@@ -425,17 +435,6 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
-		if h.forwardTimeout > 0 {
-			// The upstream call outlives the provider's connection: if the
-			// provider times out and hangs up, the upstream still finishes,
-			// and its 2xx completes the claim (the provider's retry meanwhile
-			// gets 409 in_flight, then duplicate), instead of a cancelled
-			// call releasing it and the retry reaching the upstream twice.
-			// Bounded by the dedup lock TTL, the life of the claim.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), h.forwardTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
-		}
 		if ev, ok := sdk.EventFrom(r.Context()); ok {
 			fields := &webhookFields{ev: ev}
 			if repl != nil {

@@ -77,6 +77,16 @@ type Config struct {
 	// Attest, when set, re-signs forwarded requests so that an app behind
 	// a gateway can trust them (see NewAttester).
 	Attest *Attester
+	// Detach, when positive, runs the next handler under a context that
+	// the client going away does not cancel, and that ends Detach after
+	// the request arrived instead (rounded up to the next second: requests
+	// arriving in the same second share one timer). Use it
+	// when the next handler passes the webhook on (a proxy, a queue): if
+	// the provider hangs up mid-way, the upstream call still finishes, and
+	// its 2xx completes the claim, rather than a cancelled call releasing
+	// it so that the provider's retry is delivered a second time. Keep it
+	// at most the dedup lock TTL. Default: 0, the request's own context.
+	Detach time.Duration
 	// Now returns the current time. Default: time.Now.
 	Now func() time.Time
 }
@@ -89,6 +99,7 @@ type Receiver struct {
 	needsURL  bool
 	retry     string
 	handshake verify.Handshake // the scheme's, read once: Scheme() copies
+	deadlines deadlines        // for Config.Detach
 }
 
 // New validates cfg and returns a Receiver. Errors name the bad field.
@@ -110,6 +121,9 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	if cfg.RetryAfter == 0 {
 		cfg.RetryAfter = 5 * time.Second
+	}
+	if cfg.Detach < 0 {
+		return nil, fmt.Errorf("sdk: Config.Detach: negative (%s)", cfg.Detach)
 	}
 	if cfg.Dedup == nil && !cfg.NoDedup {
 		d, err := idempotency.New(idempotency.Config{})
@@ -348,6 +362,10 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	// One allocation holds the restored body, the context carrying the
 	// event, and the status recorder.
 	st := &forwardState{ctx: eventCtx{Context: ctx}}
+	if rc.cfg.Detach > 0 {
+		// The real clock: the deadline runs on a real timer.
+		st.ctx.detached = rc.deadlines.get(time.Now(), rc.cfg.Detach)
+	}
 	st.ctx.ev = Event{ID: ev.ID, Type: ev.Type, Source: rc.cfg.Source, Timestamp: ev.Timestamp, Key: ev.Key, Body: body, Verified: verified}
 	st.body.Reset(body)
 	st.rec.ResponseWriter = w
@@ -408,10 +426,44 @@ type forwardState struct {
 	rec  statusRecorder
 }
 
-// eventCtx carries the Event without a separate context.WithValue.
+// eventCtx carries the Event without a separate context.WithValue and,
+// with Config.Detach, takes its cancellation from a shared deadline
+// instead of the request's.
 type eventCtx struct {
 	context.Context
-	ev Event
+	ev       Event
+	detached context.Context // nil: the request's cancellation
+}
+
+func (c *eventCtx) Done() <-chan struct{} {
+	if c.detached != nil {
+		return c.detached.Done()
+	}
+	return c.Context.Done()
+}
+
+func (c *eventCtx) Err() error {
+	if c.detached != nil {
+		return c.detached.Err()
+	}
+	return c.Context.Err()
+}
+
+func (c *eventCtx) Deadline() (time.Time, bool) {
+	if c.detached != nil {
+		return c.detached.Deadline()
+	}
+	return c.Context.Deadline()
+}
+
+// AfterFunc lets contexts derived from c (context.WithCancel, AfterFunc)
+// hang on the cancellation c reports, without a goroutine each: the
+// context package uses this method when a parent has it.
+func (c *eventCtx) AfterFunc(f func()) func() bool {
+	if c.detached != nil {
+		return context.AfterFunc(c.detached, f)
+	}
+	return context.AfterFunc(c.Context, f)
 }
 
 func (c *eventCtx) Value(key any) any {

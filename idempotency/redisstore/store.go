@@ -26,13 +26,29 @@ type Config struct {
 	//
 	// default: "hookgate:idem:" (DefaultPrefix)
 	Prefix string
+
+	// MaxInFlight bounds the pipelines the store keeps waiting for Redis
+	// at once. A call made while fewer are in flight is sent at once; one
+	// made while MaxInFlight are waiting queues, and the queue goes out as
+	// one pipeline as soon as one of them is answered. Under load, the
+	// claims and completions of many webhooks then share one write and one
+	// read on each side, instead of a round trip each; an idle store sends
+	// every call alone, without delay. A negative value sends every call
+	// on its own connection from the pool, with no batching.
+	//
+	// default: 2 (DefaultMaxInFlight)
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is the default of [Config.MaxInFlight].
+const DefaultMaxInFlight = 2
 
 // Store is an [idempotency.Store] in Redis. Make one with [New]; the zero
 // value is not usable. It is safe for concurrent use.
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	batch  *batcher // nil: every call alone
 }
 
 var _ idempotency.Store = (*Store)(nil)
@@ -51,7 +67,14 @@ func New(cfg Config) (*Store, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: Config.Prefix %q contains { or }", prefix)
 	}
-	return &Store{client: cfg.Client, prefix: prefix}, nil
+	s := &Store{client: cfg.Client, prefix: prefix}
+	switch n := cfg.MaxInFlight; {
+	case n == 0:
+		s.batch = &batcher{client: cfg.Client, maxInFlight: DefaultMaxInFlight}
+	case n > 0:
+		s.batch = &batcher{client: cfg.Client, maxInFlight: n}
+	}
+	return s, nil
 }
 
 // Values are "L"+token while claimed, "D"+token once done.
@@ -98,7 +121,7 @@ return 0
 
 // Claim implements [idempotency.Store].
 func (s *Store) Claim(ctx context.Context, key, token string, lockTTL time.Duration) error {
-	n, err := claimScript.Run(ctx, s.client, []string{s.key(key)}, token, millis(lockTTL)).Int()
+	n, err := s.run(ctx, claimScript, s.key(key), token, millis(lockTTL))
 	switch {
 	case err != nil:
 		return unavailable(err)
@@ -114,7 +137,7 @@ func (s *Store) Claim(ctx context.Context, key, token string, lockTTL time.Durat
 
 // Complete implements [idempotency.Store].
 func (s *Store) Complete(ctx context.Context, key, token string, doneTTL time.Duration) error {
-	n, err := completeScript.Run(ctx, s.client, []string{s.key(key)}, token, millis(doneTTL)).Int()
+	n, err := s.run(ctx, completeScript, s.key(key), token, millis(doneTTL))
 	switch {
 	case err != nil:
 		return unavailable(err)
@@ -128,10 +151,19 @@ func (s *Store) Complete(ctx context.Context, key, token string, doneTTL time.Du
 
 // Release implements [idempotency.Store].
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	if err := releaseScript.Run(ctx, s.client, []string{s.key(key)}, token).Err(); err != nil {
+	if _, err := s.run(ctx, releaseScript, s.key(key), token); err != nil {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// run calls script on key, through the batcher when there is one, and
+// returns its integer reply.
+func (s *Store) run(ctx context.Context, script *redis.Script, key string, args ...any) (int64, error) {
+	if s.batch != nil {
+		return s.batch.run(ctx, newCall(script, key, args...))
+	}
+	return script.Run(ctx, s.client, []string{key}, args...).Int64()
 }
 
 // Preload loads the scripts into Redis (every master, with Cluster), so
@@ -165,6 +197,6 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", idempotency.ErrUnavailable, err)
 }
 
-func unexpected(script string, n int) error {
+func unexpected(script string, n int64) error {
 	return fmt.Errorf("%w: redisstore: %s script replied %d", idempotency.ErrUnavailable, script, n)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,19 +114,22 @@ func TestKeysAndTTLs(t *testing.T) {
 	}
 }
 
-// countHook counts the commands a client sends.
-type countHook struct{ n atomic.Int64 }
+// countHook counts the commands a client sends, and the round trips
+// (single commands and pipelines) that carry them.
+type countHook struct{ n, trips atomic.Int64 }
 
 func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		h.n.Add(1)
+		h.trips.Add(1)
 		return next(ctx, cmd)
 	}
 }
 func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.n.Add(int64(len(cmds)))
+		h.trips.Add(1)
 		return next(ctx, cmds)
 	}
 }
@@ -142,6 +146,11 @@ func TestRoundTrips(t *testing.T) {
 	}
 	d, err := idempotency.New(idempotency.Config{Store: s})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A connection's handshake (HELLO, CLIENT SETINFO) is paid once per
+	// connection, not per webhook: open one before counting.
+	if _, err := d.Claim(ctx, "s", "warm-up"); err != nil {
 		t.Fatal(err)
 	}
 	var h countHook
@@ -208,5 +217,72 @@ func TestScriptCacheLost(t *testing.T) {
 	}
 	if err := s.Claim(ctx, "k", "t2", time.Minute); !errors.Is(err, idempotency.ErrDuplicate) {
 		t.Fatalf("got %v, want ErrDuplicate", err)
+	}
+}
+
+// TestBatching runs many claims and completions at once: every one gets
+// its own right answer, and they share round trips.
+func TestBatching(t *testing.T) {
+	ctx := context.Background()
+	srv := testredis.Start(t)
+	for _, tc := range []struct {
+		name        string
+		maxInFlight int
+		shared      bool // fewer round trips than calls expected
+	}{
+		{"default", 0, true},
+		{"one in flight", 1, true},
+		{"unbatched", -1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			client := newClient(t, redisclient.Options{URL: srv.URL, PoolSize: 64})
+			s, err := redisstore.New(redisstore.Config{Client: client, Prefix: "batch-" + strings.ReplaceAll(tc.name, " ", "-") + ":", MaxInFlight: tc.maxInFlight})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var h countHook
+			client.AddHook(&h)
+			const workers, events = 64, 40
+			var wg sync.WaitGroup
+			var won, dup, inflight atomic.Int64
+			start := make(chan struct{})
+			for w := range workers {
+				wg.Go(func() {
+					<-start
+					for e := range events {
+						// Two workers race for each event.
+						key := "evt_" + strconv.Itoa(e) + "_" + strconv.Itoa(w/2)
+						tok := "t" + strconv.Itoa(w)
+						switch err := s.Claim(ctx, key, tok, time.Minute); {
+						case err == nil:
+							won.Add(1)
+							if err := s.Complete(ctx, key, tok, time.Hour); err != nil {
+								t.Errorf("complete %s: %v", key, err)
+							}
+						case errors.Is(err, idempotency.ErrDuplicate):
+							dup.Add(1)
+						case errors.Is(err, idempotency.ErrInFlight):
+							inflight.Add(1)
+						default:
+							t.Errorf("claim %s: %v", key, err)
+						}
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			if won.Load() != workers/2*events {
+				t.Fatalf("%d claims won, want one per event (%d); %d duplicates, %d in flight", won.Load(), workers/2*events, dup.Load(), inflight.Load())
+			}
+			// Round trips include each new connection's handshake.
+			calls, trips := int64(workers*events)+won.Load(), h.trips.Load()
+			t.Logf("%d store calls in %d round trips", calls, trips)
+			if tc.shared && trips >= calls {
+				t.Errorf("%d store calls took %d round trips: no batching", calls, trips)
+			}
+			if !tc.shared && trips < calls {
+				t.Errorf("unbatched: %d store calls in %d round trips", calls, trips)
+			}
+		})
 	}
 }
