@@ -397,7 +397,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 			// Not bounded by the request: a client gone after a 2xx must
 			// not leave the event uncompleted. The store's own timeouts
 			// bound these calls.
-			sctx := context.WithoutCancel(ctx)
+			sctx := detachedCtx{&st.ctx}
 			if p == nil && rec.status >= 200 && rec.status < 300 {
 				if err := claim.Complete(sctx); err != nil {
 					d.StoreError = true
@@ -473,6 +473,17 @@ func (c *eventCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
+// detachedCtx is context.WithoutCancel of the request's context, without
+// an allocation (it is pointer-shaped): values, but no deadline and no
+// cancellation, for telling the store the outcome even when the client has
+// gone.
+type detachedCtx struct{ c *eventCtx }
+
+func (detachedCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detachedCtx) Done() <-chan struct{}       { return nil }
+func (detachedCtx) Err() error                  { return nil }
+func (d detachedCtx) Value(key any) any         { return d.c.Value(key) }
+
 // bodyReader is the restored body.
 type bodyReader struct{ bytes.Reader }
 
@@ -490,8 +501,11 @@ func (rc *Receiver) readBody(r *http.Request) ([]byte, error) {
 	}
 	if r.ContentLength >= 0 {
 		// Size declared: one allocation, plus one byte to notice a body
-		// longer than declared.
-		buf := make([]byte, r.ContentLength+1)
+		// longer than declared. Not zeroed first: bytes.Buffer.Grow
+		// allocates without clearing, and every byte returned is read.
+		var bb bytes.Buffer
+		bb.Grow(int(r.ContentLength + 1))
+		buf := bb.AvailableBuffer()[:r.ContentLength+1]
 		n, err := io.ReadFull(r.Body, buf)
 		switch {
 		case err == io.ErrUnexpectedEOF || err == io.EOF:

@@ -98,6 +98,9 @@ type Verifier struct {
 	scheme    Scheme
 	tmpl      template
 	paths     []string      // the template's {json:PATH} fields
+	usesID    bool          // the template signs {id}
+	usesURL   bool          // {url}, or the body hash travels in the URL
+	usesForm  bool          // the template signs {form}
 	tolerance time.Duration // < 0: no check
 	now       func() time.Time
 	newHash   func() hash.Hash
@@ -150,11 +153,14 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	tmpl, _ := parseTemplate(s.Content)
 	v := &Verifier{
-		scheme:  s,
-		tmpl:    tmpl,
-		paths:   tmpl.paths(),
-		now:     cfg.Now,
-		newHash: hashes[s.Algorithm],
+		scheme:   s,
+		tmpl:     tmpl,
+		paths:    tmpl.paths(),
+		usesID:   tmpl.uses(partID),
+		usesURL:  tmpl.uses(partURL) || s.BodyHashParam != "",
+		usesForm: tmpl.uses(partForm),
+		now:      cfg.Now,
+		newHash:  hashes[s.Algorithm],
 	}
 	if v.newHash == nil { // a public-key scheme: no HMAC is computed
 		v.newHash = sha256.New
@@ -384,7 +390,7 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 			return Event{}, fmt.Errorf("%w: body field %s", ErrMissingHeader, s.TimestampField)
 		}
 	}
-	if v.tmpl.uses(partID) {
+	if v.usesID {
 		c.id = header(r.Header, s.IDHeaders)
 		if c.id == "" {
 			return Event{}, fmt.Errorf("%w: %s", ErrMissingHeader, s.IDHeaders[0])
@@ -408,7 +414,7 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 	}
 
 	urls := []string{""}
-	if v.tmpl.uses(partURL) || s.BodyHashParam != "" {
+	if v.usesURL {
 		if r.URL == "" {
 			return Event{}, fmt.Errorf("%w: scheme %q signs the request URL, and none was given", ErrConfig, s.Name)
 		}
@@ -419,7 +425,7 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 			}
 		}
 	}
-	if v.tmpl.uses(partForm) {
+	if v.usesForm {
 		form, err := formContent(s.BodyHashParam, r.URL, r.Body)
 		if err != nil {
 			return Event{}, err
@@ -431,7 +437,7 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	return v.event(r, name, ts), nil
+	return v.event(r, name, ts, c.id), nil
 }
 
 // sigSource names where the signature was read, for errors.
@@ -443,12 +449,16 @@ func (v *Verifier) sigSource() string {
 }
 
 // event reads the event's id and type once the request is authentic.
-func (v *Verifier) event(r *Request, key string, ts time.Time) Event {
+// event builds the verified Event; id is the id header's value when the
+// signature covered it ("" to look it up).
+func (v *Verifier) event(r *Request, key string, ts time.Time, id string) Event {
 	s := &v.scheme
-	ev := Event{Key: key, Timestamp: ts}
+	ev := Event{Key: key, Timestamp: ts, ID: id}
 	// Only now that the signature matched is anything of the body read
 	// (beyond a scheme's signature or timestamp fields).
-	ev.ID = header(r.Header, s.IDHeaders)
+	if ev.ID == "" {
+		ev.ID = header(r.Header, s.IDHeaders)
+	}
 	ev.Type = header(r.Header, s.TypeHeaders)
 	idField, typeField := s.IDField, s.TypeField
 	if ev.ID != "" {
@@ -486,7 +496,7 @@ func (v *Verifier) verifyToken(r *Request) (Event, error) {
 		}
 		active++
 		if hmac.Equal(sum[:], k.sum[:]) {
-			return v.event(r, k.name, time.Time{}), nil
+			return v.event(r, k.name, time.Time{}, ""), nil
 		}
 	}
 	if active == 0 {
