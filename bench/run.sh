@@ -180,7 +180,11 @@ profiled="" PROF_PID=""
 for rep in $(seq 1 "$REPS"); do
 	for size in $SIZES; do
 		for conns in $CONNS; do
-			for t in $TARGETS; do
+			# Rotate the order each repetition, so that no target always
+			# runs first (or last) when the machine's speed drifts.
+			read -ra ts <<<"$TARGETS"
+			k=$(((rep - 1) % ${#ts[@]}))
+			for t in "${ts[@]:k}" "${ts[@]:0:k}"; do
 				if [ -n "$PROFILE" ] && [ "$t" = "$PROFILE" ] && [ -z "$profiled" ] && [ "$size" = 1024 ]; then
 					profiled=1
 					(sleep 1.5; curl -s -o "$OUT/$t.cpu.pprof" "http://127.0.0.1:${ADMIN[$t]}/debug/pprof/profile?seconds=5") &
@@ -202,7 +206,7 @@ if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
 	echo "- when: $(date -u +%Y-%m-%dT%H:%MZ); commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' + uncommitted changes')"
 	echo "- machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); $(go version | cut -d' ' -f3)"
 	echo "- layout: $layout"
-	echo "- load: bench/loadgen, one request in flight per connection, every request signed (Standard Webhooks) with a fresh event id; $WARMUP warm-up then $DURATION measured; medians of $REPS interleaved repetitions"
+	echo "- load: bench/loadgen, one request in flight per connection, every request signed (Standard Webhooks) with a fresh event id; $WARMUP warm-up then $DURATION measured; medians of $REPS interleaved repetitions, the order of targets rotated each repetition"
 	echo "- ×(b): median over repetitions of req/s ÷ (b)'s req/s in the same repetition; p50 −(b): likewise for the median latency"
 	echo "- gateway CPU µs/req: user+system CPU of the gateway process (for (a): the upstream) per request, warm-up included, from /proc; ×(b) by CPU: (b)'s ÷ this one's, the throughput ratio on a dedicated core. Redis CPU: redis-server's, per request"
 	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL, max_in_flight ${MAX_IN_FLIGHT:-default}; (e): schema bench/schemas, rate_limit 10000000/s"
