@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -67,7 +68,7 @@ func (b *batcher) run(ctx context.Context, c *call) (int64, error) {
 		// The pipeline serves other callers too: it is not cancelled
 		// with this one (the client's timeouts bound it).
 		b.send(context.WithoutCancel(ctx), batch)
-		b.next(ctx)
+		b.next()
 	} else {
 		b.mu.Unlock()
 	}
@@ -89,8 +90,9 @@ func (b *batcher) run(ctx context.Context, c *call) (int64, error) {
 
 // next hands the in-flight slot of a finished pipeline on: to a goroutine
 // that sends what queued meanwhile, batch after batch while more arrives,
-// or back when nothing is queued.
-func (b *batcher) next(ctx context.Context) {
+// or back when nothing is queued. That goroutine serves other callers, so
+// it carries no caller's context.
+func (b *batcher) next() {
 	b.mu.Lock()
 	if len(b.queue) == 0 {
 		b.inFlight--
@@ -100,7 +102,7 @@ func (b *batcher) next(ctx context.Context) {
 	batch := b.take()
 	b.mu.Unlock()
 	go func() {
-		ctx := context.WithoutCancel(ctx)
+		ctx := context.Background()
 		for {
 			b.send(ctx, batch)
 			b.mu.Lock()
@@ -129,8 +131,18 @@ func (b *batcher) take() []*call {
 
 // send runs batch as one pipeline, resending with EVAL (one more round
 // trip) the calls whose script Redis no longer had cached, and signals
-// every call.
+// every call. Were the client to panic, every call of the batch gets an
+// error instead, so that the batcher's state stays whole.
 func (b *batcher) send(ctx context.Context, batch []*call) {
+	signalled := 0
+	defer func() {
+		if p := recover(); p != nil {
+			for _, c := range batch[signalled:] {
+				c.n, c.err = 0, fmt.Errorf("redisstore: pipeline failed: %v", p)
+				c.done <- struct{}{}
+			}
+		}
+	}()
 	cmds := make([]*redis.Cmd, len(batch))
 	pipe := b.client.Pipeline()
 	for i, c := range batch {
@@ -152,5 +164,6 @@ func (b *batcher) send(ctx context.Context, batch []*call) {
 	for i, c := range batch {
 		c.n, c.err = cmds[i].Int64()
 		c.done <- struct{}{}
+		signalled++
 	}
 }

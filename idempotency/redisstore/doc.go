@@ -4,8 +4,13 @@
 // one from hookgate's settings).
 //
 // Each call is one Lua script, run with EVALSHA (EVAL once after the
-// server lost its script cache), so a forwarded webhook costs two round
-// trips: Claim, then Complete or Release. A key holds "L"+token while
+// server lost its script cache), so a forwarded webhook costs two calls:
+// Claim, then Complete or Release. Calls made at the same time share round
+// trips: while [Config.MaxInFlight] pipelines wait for Redis, further calls
+// queue and go out together in the next one, so under load many webhooks'
+// calls cost one write and one read (an idle store sends each call alone,
+// without delay). Each call stays its own atomic script; a pipeline is not
+// a transaction and none is needed. A key holds "L"+token while
 // claimed and "D"+token once done, and expires with the lock or done TTL.
 // Keys are Prefix + "{" + key + "}", a hash tag that keeps each event's
 // state in one Cluster slot.
