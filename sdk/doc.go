@@ -57,6 +57,15 @@
 //	503     store_unavailable           the dedup store is unreachable, fail-closed (Retry-After)
 //	500     internal_error              anything else
 //
+// # Forwarding past a hang-up
+//
+// With Config.Detach, the next handler runs under a context that the
+// provider hanging up does not cancel (bounded by Detach instead), so a
+// handler that passes the webhook on finishes, and its 2xx completes the
+// claim, instead of a cancelled call releasing it and the provider's retry
+// being delivered a second time. The Caddy handler sets it to just under
+// the dedup lock TTL.
+//
 // # Shadow mode
 //
 // With Config.Shadow, every check runs and every decision is reported to

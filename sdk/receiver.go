@@ -476,7 +476,8 @@ func (c *eventCtx) Value(key any) any {
 // detachedCtx is context.WithoutCancel of the request's context, without
 // an allocation (it is pointer-shaped): values, but no deadline and no
 // cancellation, for telling the store the outcome even when the client has
-// gone.
+// gone. Unlike WithoutCancel, context.Cause may still report the request's
+// cause; Err, Done and Deadline say it is never cancelled.
 type detachedCtx struct{ c *eventCtx }
 
 func (detachedCtx) Deadline() (time.Time, bool) { return time.Time{}, false }
