@@ -179,3 +179,13 @@ func TestDirectiveOrder(t *testing.T) {
 		t.Fatalf("order request_body=%d webhook_verify=%d reverse_proxy=%d in %s", rb, wv, rp, out)
 	}
 }
+
+func TestRedisMaxInFlightOff(t *testing.T) {
+	var h Handler
+	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("webhook_verify {\n redis u {\n  max_in_flight off\n }\n}")); err != nil {
+		t.Fatal(err)
+	}
+	if h.Redis == nil || h.Redis.MaxInFlight != -1 {
+		t.Fatalf("max_in_flight off: got %+v, want MaxInFlight -1", h.Redis)
+	}
+}
