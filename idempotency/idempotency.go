@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -118,6 +119,7 @@ type Deduper struct {
 	failOpen bool
 
 	tokenPrefix string // random per Deduper
+	tokenBase   uint64 // likewise, for the tokens of a Memory store
 	seq         atomic.Uint64
 }
 
@@ -149,6 +151,7 @@ func New(cfg Config) (*Deduper, error) {
 	var b [12]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	d.tokenPrefix = base64.RawURLEncoding.EncodeToString(b[:]) + "."
+	d.tokenBase = binary.LittleEndian.Uint64(b[:8])
 	return d, nil
 }
 
@@ -156,19 +159,16 @@ func New(cfg Config) (*Deduper, error) {
 // length-prefixed, so that no two (namespace, id) pairs share a key:
 // Key("a:b", "c") is "3:a:b:c" and Key("a", "b:c") is "1:a:b:c".
 func Key(namespace, id string) string {
-	var b strings.Builder
-	b.Grow(len(namespace) + len(id) + 22)
-	writeKey(&b, namespace, id)
-	return b.String()
+	return string(appendKey(make([]byte, 0, len(namespace)+len(id)+22), namespace, id))
 }
 
-func writeKey(b *strings.Builder, namespace, id string) {
-	var n [20]byte
-	b.Write(strconv.AppendUint(n[:0], uint64(len(namespace)), 10))
-	b.WriteByte(':')
-	b.WriteString(namespace)
-	b.WriteByte(':')
-	b.WriteString(id)
+// appendKey appends Key(namespace, id) to b.
+func appendKey(b []byte, namespace, id string) []byte {
+	b = strconv.AppendUint(b, uint64(len(namespace)), 10)
+	b = append(b, ':')
+	b = append(b, namespace...)
+	b = append(b, ':')
+	return append(b, id...)
 }
 
 // Claim claims event id of namespace (one namespace per configured source)
@@ -182,11 +182,23 @@ func (d *Deduper) Claim(ctx context.Context, namespace, id string) (*Claim, erro
 	if id == "" {
 		return nil, ErrNoID
 	}
-	key, token := d.keyToken(namespace, id)
-	err := d.store.Claim(ctx, key, token, d.lockTTL)
+	var (
+		c   *Claim
+		err error
+	)
+	if m, ok := d.store.(*Memory); ok {
+		// In process: hash the key as it is built, and keep the hashes
+		// for Complete; no strings are made.
+		c = &Claim{mem: m, mkey: m.hashEventKey(namespace, id), mtok: d.tokenBase + d.seq.Add(1), doneTTL: d.doneTTL}
+		err = m.claim(c.mkey, c.mtok, d.lockTTL)
+	} else {
+		key, token := d.keyToken(namespace, id)
+		c = &Claim{store: d.store, doneTTL: d.doneTTL, key: key, token: token}
+		err = d.store.Claim(ctx, key, token, d.lockTTL)
+	}
 	switch {
 	case err == nil:
-		return &Claim{store: d.store, doneTTL: d.doneTTL, key: key, token: token}, nil
+		return c, nil
 	case errors.Is(err, ErrUnavailable):
 	case errors.Is(err, ErrDuplicate), errors.Is(err, ErrInFlight):
 		return nil, err
@@ -208,7 +220,8 @@ func (d *Deduper) keyToken(namespace, id string) (key, token string) {
 	var n [20]byte
 	b.Write(strconv.AppendUint(n[:0], d.seq.Add(1), 36))
 	t := b.Len()
-	writeKey(&b, namespace, id)
+	var k [64]byte
+	b.Write(appendKey(k[:0], namespace, id))
 	s := b.String()
 	return s[t:], s[:t]
 }
@@ -221,6 +234,9 @@ type Claim struct {
 	doneTTL time.Duration
 	key     string
 	token   string
+	mem     *Memory // set instead of store, key and token for a Memory store
+	mkey    memKey
+	mtok    uint64
 	err     error // the store failure of a degraded claim
 	settled bool  // Complete or Release succeeded
 }
@@ -237,7 +253,12 @@ func (c *Claim) Complete(ctx context.Context) error {
 	if c.err != nil || c.settled {
 		return nil
 	}
-	err := c.store.Complete(ctx, c.key, c.token, c.doneTTL)
+	var err error
+	if c.mem != nil {
+		err = c.mem.complete(c.mkey, c.mtok, c.doneTTL)
+	} else {
+		err = c.store.Complete(ctx, c.key, c.token, c.doneTTL)
+	}
 	switch {
 	case err == nil:
 		c.settled = true
@@ -258,6 +279,11 @@ func (c *Claim) Complete(ctx context.Context) error {
 // context.WithoutCancel(r.Context()).
 func (c *Claim) Release(ctx context.Context) error {
 	if c.err != nil || c.settled {
+		return nil
+	}
+	if c.mem != nil {
+		c.mem.release(c.mkey, c.mtok)
+		c.settled = true
 		return nil
 	}
 	if err := c.store.Release(ctx, c.key, c.token); err != nil {

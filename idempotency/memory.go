@@ -133,11 +133,22 @@ func NewMemory(cfg MemoryConfig) *Memory {
 // move expiries.
 func (m *Memory) clock() int64 { return int64(m.now().Sub(m.epoch)) }
 
-// lookup hashes key and token and picks the key's shard.
-func (m *Memory) lookup(key, token string) (*memShard, memKey, uint64) {
-	k := memKey{maphash.String(m.seeds[0], key), maphash.String(m.seeds[1], key)}
-	return &m.shards[k.lo&uint64(len(m.shards)-1)], k, maphash.String(m.seeds[2], token)
+// hashKey returns key's 128-bit hash.
+func (m *Memory) hashKey(key string) memKey {
+	return memKey{maphash.String(m.seeds[0], key), maphash.String(m.seeds[1], key)}
 }
+
+// hashEventKey returns the hash of Key(namespace, id), without building
+// that string on the heap.
+func (m *Memory) hashEventKey(namespace, id string) memKey {
+	var buf [192]byte
+	b := appendKey(buf[:0], namespace, id)
+	return memKey{maphash.Bytes(m.seeds[0], b), maphash.Bytes(m.seeds[1], b)}
+}
+
+func (m *Memory) hashToken(token string) uint64 { return maphash.String(m.seeds[2], token) }
+
+func (m *Memory) shard(k memKey) *memShard { return &m.shards[k.lo&uint64(len(m.shards)-1)] }
 
 func expiry(now int64, ttl time.Duration) int64 {
 	ttl = max(ttl, MinTTL)
@@ -149,7 +160,13 @@ func expiry(now int64, ttl time.Duration) int64 {
 
 // Claim implements [Store].
 func (m *Memory) Claim(_ context.Context, key, token string, lockTTL time.Duration) error {
-	s, k, tok := m.lookup(key, token)
+	return m.claim(m.hashKey(key), m.hashToken(token), lockTTL)
+}
+
+// claim, complete and release are the store's rules, on hashed keys and
+// tokens; the Store methods and the Deduper's fast path share them.
+func (m *Memory) claim(k memKey, tok uint64, lockTTL time.Duration) error {
+	s := m.shard(k)
 	now := m.clock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,7 +190,11 @@ func (m *Memory) Claim(_ context.Context, key, token string, lockTTL time.Durati
 
 // Complete implements [Store].
 func (m *Memory) Complete(_ context.Context, key, token string, doneTTL time.Duration) error {
-	s, k, tok := m.lookup(key, token)
+	return m.complete(m.hashKey(key), m.hashToken(token), doneTTL)
+}
+
+func (m *Memory) complete(k memKey, tok uint64, doneTTL time.Duration) error {
+	s := m.shard(k)
 	now := m.clock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,13 +217,17 @@ func (m *Memory) Complete(_ context.Context, key, token string, doneTTL time.Dur
 
 // Release implements [Store].
 func (m *Memory) Release(_ context.Context, key, token string) error {
-	s, k, tok := m.lookup(key, token)
+	m.release(m.hashKey(key), m.hashToken(token))
+	return nil
+}
+
+func (m *Memory) release(k memKey, tok uint64) {
+	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.entries[k]; ok && !e.done && e.token == tok {
 		delete(s.entries, k)
 	}
-	return nil
 }
 
 // Len returns the number of entries held, including expired ones not yet

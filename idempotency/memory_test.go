@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -174,5 +175,58 @@ func wantClaim(t *testing.T, m *idempotency.Memory, key string, want error) {
 	err := m.Claim(context.Background(), key, "other", time.Minute)
 	if !errors.Is(err, want) {
 		t.Fatalf("Claim(%q): got %v, want %v", key, err, want)
+	}
+}
+
+// TestMemoryDeduperAndStoreAgree: a Deduper over a Memory store claims by
+// hashes it computes without building the key; a caller using the Store
+// methods with Key(namespace, id) must see the same entries.
+func TestMemoryDeduperAndStoreAgree(t *testing.T) {
+	ctx := context.Background()
+	m := idempotency.NewMemory(idempotency.MemoryConfig{})
+	d, err := idempotency.New(idempotency.Config{Store: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 300) // past the stack buffer the hash is built in
+	for _, id := range []string{"evt_1", "a:b", long} {
+		c, err := d.Claim(ctx, "src", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := idempotency.Key("src", id)
+		if err := m.Claim(ctx, key, "someone-else", time.Minute); !errors.Is(err, idempotency.ErrInFlight) {
+			t.Fatalf("%.20s: Store.Claim while the Deduper holds it: %v, want ErrInFlight", id, err)
+		}
+		if err := c.Complete(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Claim(ctx, key, "someone-else", time.Minute); !errors.Is(err, idempotency.ErrDuplicate) {
+			t.Fatalf("%.20s: Store.Claim after Complete: %v, want ErrDuplicate", id, err)
+		}
+		if _, err := d.Claim(ctx, "src2", id); err != nil {
+			t.Fatalf("%.20s: another namespace: %v", id, err)
+		}
+	}
+	// And the other way round: a key claimed through the Store blocks the
+	// Deduper, and its release frees it.
+	if err := m.Claim(ctx, idempotency.Key("src", "evt_2"), "t", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Claim(ctx, "src", "evt_2"); !errors.Is(err, idempotency.ErrInFlight) {
+		t.Fatalf("Deduper.Claim of a key held through the Store: %v, want ErrInFlight", err)
+	}
+	if err := m.Release(ctx, idempotency.Key("src", "evt_2"), "t"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := d.Claim(ctx, "src", "evt_2")
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	if err := c.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Claim(ctx, "src", "evt_2"); err != nil {
+		t.Fatalf("after the Deduper's release: %v", err)
 	}
 }
