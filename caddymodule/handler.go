@@ -450,6 +450,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return next.ServeHTTP(w, r)
 	})
+	if err == nil {
+		return nil
+	}
+	// Declared here, not above: errors.As moves rej to the heap.
 	var rej *sdk.Rejection
 	if !errors.As(err, &rej) {
 		return err

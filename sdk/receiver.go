@@ -218,10 +218,14 @@ func (rc *Receiver) Middleware(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := rc.Serve(w, r, forward)
+		if err == nil {
+			return
+		}
+		// Declared here, not above: errors.As moves rej to the heap.
 		var rej *Rejection
 		if errors.As(err, &rej) {
 			rej.WriteTo(w)
-		} else if err != nil {
+		} else {
 			rc.reject(err, nil).WriteTo(w)
 		}
 	})
