@@ -506,11 +506,8 @@ func (rc *Receiver) readBody(r *http.Request) ([]byte, error) {
 	}
 	if r.ContentLength >= 0 {
 		// Size declared: one allocation, plus one byte to notice a body
-		// longer than declared. Not zeroed first: bytes.Buffer.Grow
-		// allocates without clearing, and every byte returned is read.
-		var bb bytes.Buffer
-		bb.Grow(int(r.ContentLength + 1))
-		buf := bb.AvailableBuffer()[:r.ContentLength+1]
+		// longer than declared.
+		buf := make([]byte, r.ContentLength+1)
 		n, err := io.ReadFull(r.Body, buf)
 		switch {
 		case err == io.ErrUnexpectedEOF || err == io.EOF:

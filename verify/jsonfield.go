@@ -2,7 +2,10 @@ package verify
 
 import (
 	"encoding/json"
+	"maps"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -17,6 +20,12 @@ const maxFieldDepth = 512
 // It returns "" for anything it cannot read: it never fails, because a
 // payload that is not JSON is for schema validation to reject.
 func jsonFields(body []byte, name1, name2 string) (v1, v2 string) {
+	return jsonFieldsInterned(body, name1, name2, nil)
+}
+
+// jsonFieldsInterned is jsonFields, with the second field's plain string
+// values taken from (and added to) types when it is not nil.
+func jsonFieldsInterned(body []byte, name1, name2 string, types *typeCache) (v1, v2 string) {
 	if strings.IndexByte(name1, '.') >= 0 || strings.IndexByte(name2, '.') >= 0 {
 		return jsonString(body, name1), jsonString(body, name2)
 	}
@@ -61,7 +70,11 @@ func jsonFields(body []byte, name1, name2 string) (v1, v2 string) {
 			v1 = scalar(body[vs:ve], kind)
 			need--
 		} else if name2 != "" && v2 == "" && string(key) == name2 {
-			v2 = scalar(body[vs:ve], kind)
+			if raw := body[vs:ve]; types != nil && kind == '"' && plain(raw[1:len(raw)-1]) {
+				v2 = types.get(raw[1 : len(raw)-1])
+			} else {
+				v2 = scalar(raw, kind)
+			}
 			need--
 		}
 		sc.ws()
@@ -143,14 +156,12 @@ func jsonLookup(body []byte, path string) (start, end int, ok bool) {
 func scalar(raw []byte, kind byte) string {
 	switch {
 	case kind == '"':
-		for _, c := range raw[1 : len(raw)-1] {
-			if c == '\\' || c >= utf8.RuneSelf {
-				var s string
-				if json.Unmarshal(raw, &s) != nil {
-					return ""
-				}
-				return s
+		if !plain(raw[1 : len(raw)-1]) {
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return ""
 			}
+			return s
 		}
 		return string(raw[1 : len(raw)-1])
 	case kind == '-' || (kind >= '0' && kind <= '9'):
@@ -276,4 +287,52 @@ func (s *scanner) skipValue() bool {
 			return true
 		}
 	}
+}
+
+// plain reports whether a JSON string's contents need no unescaping and
+// are ASCII, so that they are the string's value as they are.
+func plain(b []byte) bool {
+	for _, c := range b {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// maxCachedTypes bounds a typeCache.
+const maxCachedTypes = 512
+
+// typeCache interns event types read from payloads: a provider sends a few
+// dozen, and each webhook would otherwise allocate its own copy. Only
+// verified payloads reach it, and it stops growing at maxCachedTypes.
+type typeCache struct {
+	m  atomic.Pointer[map[string]string] // read without locking; replaced whole
+	mu sync.Mutex                        // serializes replacing m
+}
+
+func (c *typeCache) get(b []byte) string {
+	if m := c.m.Load(); m != nil {
+		if s, ok := (*m)[string(b)]; ok {
+			return s
+		}
+	}
+	s := string(b)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil && len(*old) >= maxCachedTypes {
+		return s
+	}
+	n := 0
+	if old != nil {
+		n = len(*old)
+	}
+	m := make(map[string]string, n+1)
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[s] = s
+	c.m.Store(&m)
+	return s
 }

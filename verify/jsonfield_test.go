@@ -2,7 +2,9 @@ package verify
 
 import (
 	"errors"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -34,6 +36,34 @@ func TestTooManySignaturesWhateverTheOrder(t *testing.T) {
 		r.Header.Set("Webhook-Signature", sig)
 		if _, err := v.Verify(r); !errors.Is(err, ErrMalformedHeader) {
 			t.Errorf("41 signatures: err = %v, want ErrMalformedHeader", err)
+		}
+	}
+}
+
+// TestTypeCache: interned types read back equal, from many goroutines at
+// once, and the cache stops growing at its bound.
+func TestTypeCache(t *testing.T) {
+	var c typeCache
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 1000 {
+				want := "type." + strconv.Itoa((i+g)%(maxCachedTypes+100))
+				if got := c.get([]byte(want)); got != want {
+					t.Errorf("get(%q) = %q", want, got)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(*c.m.Load()); n != maxCachedTypes {
+		t.Fatalf("cache holds %d types, want the bound %d", n, maxCachedTypes)
+	}
+	for _, body := range []string{`{"type":"a.b"}`, `{"type":"caf\u00e9"}`, `{"type":"x\"y"}`, `{"type":7}`} {
+		_, want := jsonFields([]byte(body), "", "type")
+		if _, got := jsonFieldsInterned([]byte(body), "", "type", &c); got != want {
+			t.Errorf("%s: interned %q, plain %q", body, got, want)
 		}
 	}
 }

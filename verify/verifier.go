@@ -109,6 +109,7 @@ type Verifier struct {
 	pubKeys   []pubKey
 	tokens    []tokenKey
 	pool      sync.Pool // of *state
+	types     typeCache // event types read from payloads
 }
 
 type macKey struct {
@@ -468,7 +469,7 @@ func (v *Verifier) event(r *Request, key string, ts time.Time, id string) Event 
 		typeField = ""
 	}
 	if idField != "" || typeField != "" {
-		id, typ := jsonFields(r.Body, idField, typeField)
+		id, typ := jsonFieldsInterned(r.Body, idField, typeField, &v.types)
 		if ev.ID == "" {
 			ev.ID = id
 		}
