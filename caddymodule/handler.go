@@ -436,6 +436,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
 		if ev, ok := sdk.EventFrom(r.Context()); ok {
+			ev.Body = nil // never a placeholder or a log field
 			fields := &webhookFields{ev: ev}
 			if repl != nil {
 				// Looked up when a placeholder is used, not set one by one
