@@ -11,6 +11,13 @@ type sigIter struct {
 	done   bool
 }
 
+// atMost reports, without parsing, that the iterator yields at most n
+// entries: each one but the last ends at a separator. False means "maybe
+// more".
+func (it *sigIter) atMost(n int) bool {
+	return it.single || strings.Count(it.rest, string(it.sep)) < n
+}
+
 // tagged reports whether entries carry a version tag or key to filter on.
 func (it *sigIter) tagged() bool { return !it.single }
 

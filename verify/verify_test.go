@@ -394,3 +394,42 @@ func TestJSONFields(t *testing.T) {
 		}
 	}
 }
+
+// TestSignatureCountLimit: a header with more than maxSignatures entries
+// is refused whatever its order (the valid one first or last), one at the
+// limit is checked, and padding between entries does not count.
+func TestSignatureCountLimit(t *testing.T) {
+	s, _ := Preset("standard")
+	v := newVerifier(t, s)
+	r := signed(t, s, testSecret, t0, []byte(`{"type":"a"}`))
+	valid := r.Header.Get("Webhook-Signature")
+	junk := "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	list := func(n int, validFirst bool) string {
+		parts := make([]string, 0, n)
+		for range n - 1 {
+			parts = append(parts, junk)
+		}
+		if validFirst {
+			return strings.Join(append([]string{valid}, parts...), " ")
+		}
+		return strings.Join(append(parts, valid), " ")
+	}
+	for _, tc := range []struct {
+		name   string
+		header string
+		want   error
+	}{
+		{"at the limit, valid last", list(maxSignatures, false), nil},
+		{"over the limit, valid first", list(maxSignatures+1, true), ErrMalformedHeader},
+		{"over the limit, valid last", list(maxSignatures+1, false), ErrMalformedHeader},
+		{"one entry, padded with spaces", "  " + valid + strings.Repeat(" ", 3*maxSignatures), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r.Header.Set("Webhook-Signature", tc.header)
+			_, err := v.Verify(r)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
