@@ -20,7 +20,12 @@
 //	{http.webhook.key}        the name of the secret that matched
 //
 // and, when the webhook is turned away, {http.webhook.reason}: the stable
-// reason (also sent to the client in the Hookgate-Reason header).
+// reason (also sent to the client in the Hookgate-Reason header). They are
+// resolved when used (one Replacer.Map provider), not set per request.
+//
+// When the server writes access logs, each entry of a forwarded webhook
+// carries webhook_id, webhook_type and webhook_source, and a rejected one
+// webhook_reason.
 // Rejections are returned as Caddy handler errors with the status from the
 // sdk's table, so handle_errors can shape them.
 package caddymodule
