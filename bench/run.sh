@@ -91,6 +91,11 @@ wait_port "$REDIS" redis-server
 
 SECRET=$("$LOADGEN" secret)
 SCHEMAS=$PWD/bench/schemas
+REDIS_DEDUP="dedup redis
+		redis redis://127.0.0.1:$REDIS/0 {
+			pool_size $REDIS_POOL
+			$INFLIGHT_LINE
+		}"
 declare -A VERIFY=(
 	[b]=""
 	[c]="webhook_verify standard {
@@ -101,20 +106,12 @@ declare -A VERIFY=(
 	[d]="webhook_verify standard {
 		source bench
 		secret $SECRET
-		dedup redis
-		redis redis://127.0.0.1:$REDIS/0 {
-			pool_size $REDIS_POOL
-			$INFLIGHT_LINE
-		}
+		$REDIS_DEDUP
 	}"
 	[e]="webhook_verify standard {
 		source bench
 		secret $SECRET
-		dedup redis
-		redis redis://127.0.0.1:$REDIS/0 {
-			pool_size $REDIS_POOL
-			$INFLIGHT_LINE
-		}
+		$REDIS_DEDUP
 		schemas $SCHEMAS {
 			reject_unknown
 		}

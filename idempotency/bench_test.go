@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/idempotency"
+	"github.com/hookgate/hookgate/idempotency/idempotencytest"
 )
 
 // BenchmarkMemory measures one webhook's claim and complete on the memory
@@ -92,23 +93,11 @@ func BenchmarkMemoryParallel(b *testing.B) {
 // BenchmarkDeduperMemory is the whole path a webhook takes: key and token,
 // Claim, Complete.
 func BenchmarkDeduperMemory(b *testing.B) {
-	ctx := context.Background()
 	d, err := idempotency.New(idempotency.Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n [20]byte
-	i := uint64(0)
-	for b.Loop() {
-		i++
-		c, err := d.Claim(ctx, "stripe", string(strconv.AppendUint(n[:0], i, 36)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Complete(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+	idempotencytest.BenchmarkDeduper(b, d)
 }
 
 // BenchmarkBareMap is the baseline: two writes of the same keys into one

@@ -24,16 +24,21 @@ type deadlineSlot struct {
 
 // get returns a context ending at least d after now.
 func (ds *deadlines) get(now time.Time, d time.Duration) context.Context {
-	if s := ds.cur.Load(); s != nil && now.Before(s.until) && !now.Before(s.until.Add(-time.Second)) {
+	if s := ds.cur.Load(); s.serves(now) {
 		return s.ctx
 	}
 	ds.mu.Lock()
 	defer ds.mu.Unlock()
-	if s := ds.cur.Load(); s != nil && now.Before(s.until) && !now.Before(s.until.Add(-time.Second)) {
+	if s := ds.cur.Load(); s.serves(now) {
 		return s.ctx
 	}
 	until := now.Truncate(time.Second).Add(time.Second)
 	ctx, cancel := context.WithDeadline(context.Background(), until.Add(d))
 	ds.cur.Store(&deadlineSlot{ctx: ctx, cancel: cancel, until: until})
 	return ctx
+}
+
+// serves reports whether s is the slot of now's second.
+func (s *deadlineSlot) serves(now time.Time) bool {
+	return s != nil && now.Before(s.until) && !now.Before(s.until.Add(-time.Second))
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -285,6 +286,24 @@ func testOneWinner(t *testing.T, c *checker) {
 		}
 		if err := c.s.Complete(context.Background(), key, tokens[winner], longTTL); err != nil {
 			t.Fatalf("round %d, key %q: Complete by the winner: %v", round, key, err)
+		}
+	}
+}
+
+// BenchmarkDeduper runs webhooks through d, a fresh id each time, as in
+// production: Claim, then Complete.
+func BenchmarkDeduper(b *testing.B, d *idempotency.Deduper) {
+	ctx := context.Background()
+	var n [20]byte
+	i := uint64(0)
+	for b.Loop() {
+		i++
+		c, err := d.Claim(ctx, "stripe", string(strconv.AppendUint(n[:0], i, 36)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Complete(ctx); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

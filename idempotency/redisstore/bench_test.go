@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/idempotency"
+	"github.com/hookgate/hookgate/idempotency/idempotencytest"
 	"github.com/hookgate/hookgate/internal/testredis"
 	"github.com/hookgate/hookgate/redisclient"
 )
@@ -51,18 +52,7 @@ func BenchmarkDeduper(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var n [20]byte
-	i := uint64(0)
-	for b.Loop() {
-		i++
-		c, err := d.Claim(ctx, "stripe", string(strconv.AppendUint(n[:0], i, 36)))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := c.Complete(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
+	idempotencytest.BenchmarkDeduper(b, d)
 }
 
 // BenchmarkBareSetNX is the baseline: two bare go-redis SET NX PX per

@@ -119,42 +119,39 @@ return 0
 `)
 )
 
+// What each script's integer reply means, by reply.
+var (
+	claimReplies    = []error{nil, idempotency.ErrDuplicate, idempotency.ErrInFlight}
+	completeReplies = []error{nil, idempotency.ErrLockLost}
+	releaseReplies  = []error{nil}
+)
+
 // Claim implements [idempotency.Store].
 func (s *Store) Claim(ctx context.Context, key, token string, lockTTL time.Duration) error {
-	n, err := s.run(ctx, claimScript, s.key(key), token, millis(lockTTL))
-	switch {
-	case err != nil:
-		return unavailable(err)
-	case n == 0:
-		return nil
-	case n == 1:
-		return idempotency.ErrDuplicate
-	case n == 2:
-		return idempotency.ErrInFlight
-	}
-	return unexpected("claim", n)
+	return s.call(ctx, "claim", claimScript, claimReplies, key, token, millis(lockTTL))
 }
 
 // Complete implements [idempotency.Store].
 func (s *Store) Complete(ctx context.Context, key, token string, doneTTL time.Duration) error {
-	n, err := s.run(ctx, completeScript, s.key(key), token, millis(doneTTL))
-	switch {
-	case err != nil:
-		return unavailable(err)
-	case n == 0:
-		return nil
-	case n == 1:
-		return idempotency.ErrLockLost
-	}
-	return unexpected("complete", n)
+	return s.call(ctx, "complete", completeScript, completeReplies, key, token, millis(doneTTL))
 }
 
 // Release implements [idempotency.Store].
 func (s *Store) Release(ctx context.Context, key, token string) error {
-	if _, err := s.run(ctx, releaseScript, s.key(key), token); err != nil {
+	return s.call(ctx, "release", releaseScript, releaseReplies, key, token)
+}
+
+// call runs script on key and maps its reply through replies; a failure
+// to get one wraps idempotency.ErrUnavailable.
+func (s *Store) call(ctx context.Context, name string, script *redis.Script, replies []error, key string, args ...any) error {
+	n, err := s.run(ctx, script, s.key(key), args...)
+	switch {
+	case err != nil:
 		return unavailable(err)
+	case n >= 0 && n < int64(len(replies)):
+		return replies[n]
 	}
-	return nil
+	return unexpected(name, n)
 }
 
 // run calls script on key, through the batcher when there is one, and
