@@ -46,8 +46,11 @@ func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) b
 		return true
 	case verify.HandshakeDropbox:
 		// GET ?challenge=C, echoed as text.
+		if r.Method != http.MethodGet {
+			return false // the webhooks themselves: no query to parse
+		}
 		challenge := r.URL.Query().Get("challenge")
-		if r.Method != http.MethodGet || !validChallenge(challenge) {
+		if !validChallenge(challenge) {
 			return false
 		}
 		writeText(w, challenge)
