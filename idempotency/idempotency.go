@@ -179,37 +179,50 @@ func appendKey(b []byte, namespace, id string) []byte {
 // [Config.FailOpen], a store failure instead returns a Claim whose
 // Degraded method reports true, and a nil error: forward, and count it.
 func (d *Deduper) Claim(ctx context.Context, namespace, id string) (*Claim, error) {
-	if id == "" {
-		return nil, ErrNoID
+	c := new(Claim)
+	if err := d.ClaimInto(ctx, c, namespace, id); err != nil {
+		return nil, err
 	}
-	var (
-		c   *Claim
-		err error
-	)
+	return c, nil
+}
+
+// ClaimInto is Claim writing the claim into c instead of allocating one,
+// for callers that keep it inside a larger per-request value. c is
+// overwritten whatever it held; it is usable (Complete, Release, Degraded)
+// only when ClaimInto returns nil.
+func (d *Deduper) ClaimInto(ctx context.Context, c *Claim, namespace, id string) error {
+	if id == "" {
+		*c = Claim{}
+		return ErrNoID
+	}
+	var err error
 	if m, ok := d.store.(*Memory); ok {
 		// In process: hash the key as it is built, and keep the hashes
 		// for Complete; no strings are made.
-		c = &Claim{mem: m, mkey: m.hashEventKey(namespace, id), mtok: d.tokenBase + d.seq.Add(1), doneTTL: d.doneTTL}
+		*c = Claim{mem: m, mkey: m.hashEventKey(namespace, id), mtok: d.tokenBase + d.seq.Add(1), doneTTL: d.doneTTL}
 		err = m.claim(c.mkey, c.mtok, d.lockTTL)
 	} else {
 		key, token := d.keyToken(namespace, id)
-		c = &Claim{store: d.store, doneTTL: d.doneTTL, key: key, token: token}
+		*c = Claim{store: d.store, doneTTL: d.doneTTL, key: key, token: token}
 		err = d.store.Claim(ctx, key, token, d.lockTTL)
 	}
 	switch {
 	case err == nil:
-		return c, nil
+		return nil
 	case errors.Is(err, ErrUnavailable):
 	case errors.Is(err, ErrDuplicate), errors.Is(err, ErrInFlight):
-		return nil, err
+		*c = Claim{}
+		return err
 	default:
 		// An answer that is none of the above is no answer.
 		err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	if d.failOpen {
-		return &Claim{err: err}, nil
+		*c = Claim{err: err}
+		return nil
 	}
-	return nil, err
+	*c = Claim{}
+	return err
 }
 
 // keyToken builds key and a fresh token in one allocation.

@@ -241,3 +241,46 @@ func TestDeduperTokensUnique(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestClaimIntoReuses checks that ClaimInto overwrites whatever its Claim
+// held: a won claim completes, a refused one leaves nothing to finish.
+func TestClaimIntoReuses(t *testing.T) {
+	ctx := context.Background()
+	d, err := idempotency.New(idempotency.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c idempotency.Claim
+	if err := d.ClaimInto(ctx, &c, "src", "evt_1"); err != nil {
+		t.Fatalf("first ClaimInto: %v", err)
+	}
+	if err := c.Complete(ctx); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	for _, tt := range []struct {
+		id   string
+		want error
+	}{
+		{"evt_1", idempotency.ErrDuplicate},
+		{"", idempotency.ErrNoID},
+		{"evt_2", nil},
+	} {
+		err := d.ClaimInto(ctx, &c, "src", tt.id)
+		if !errors.Is(err, tt.want) {
+			t.Fatalf("ClaimInto(%q): %v, want %v", tt.id, err, tt.want)
+		}
+		if err != nil && (c != idempotency.Claim{}) {
+			t.Errorf("ClaimInto(%q) failed but left a claim: %+v", tt.id, c)
+		}
+	}
+	// The last claim (evt_2) is live: another claimant sees it in flight.
+	if _, err := d.Claim(ctx, "src", "evt_2"); !errors.Is(err, idempotency.ErrInFlight) {
+		t.Errorf("Claim(evt_2) after ClaimInto: %v, want ErrInFlight", err)
+	}
+	if err := c.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Claim(ctx, "src", "evt_2"); err != nil {
+		t.Errorf("Claim(evt_2) after Release: %v", err)
+	}
+}

@@ -334,11 +334,21 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 		}
 	}
 
+	// One allocation holds what a forwarded request needs: the claim, the
+	// restored body, the context carrying the event, the status recorder
+	// and the request passed on.
+	st := &forwardState{ctx: eventCtx{Context: ctx}}
+
 	// 5. Claim the event id. Only verified ids are ever claimed.
 	var claim *idempotency.Claim
 	if rc.cfg.Dedup != nil && verified && ev.ID != "" {
-		claim, err = rc.cfg.Dedup.Claim(ctx, rc.cfg.Namespace, ev.ID)
+		err = rc.cfg.Dedup.ClaimInto(ctx, &st.claim, rc.cfg.Namespace, ev.ID)
 		switch {
+		case err == nil:
+			claim = &st.claim
+			if claim.Degraded() {
+				d.StoreError, d.DedupSkipped = true, true
+			}
 		case errors.Is(err, idempotency.ErrDuplicate):
 			d.Duplicate = true
 			d.Reason, d.Status = ReasonDuplicate, http.StatusOK
@@ -347,25 +357,19 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 				writeDuplicate(w)
 				return nil
 			}
-		case err != nil:
+		default:
 			if errors.Is(err, idempotency.ErrUnavailable) {
 				d.StoreError = true
 			}
 			if rej := fail(err, nil); !rc.cfg.Shadow {
 				return rej
 			}
-			claim = nil
-		case claim.Degraded():
-			d.StoreError, d.DedupSkipped = true, true
 		}
 	} else if rc.cfg.Dedup != nil && verified {
 		d.DedupSkipped = true // no id to claim
 	}
 
 	// 6. Forward, with the body restored and the event in the context.
-	// One allocation holds the restored body, the context carrying the
-	// event, and the status recorder.
-	st := &forwardState{ctx: eventCtx{Context: ctx}}
 	if rc.cfg.Detach > 0 {
 		// The real clock: the deadline runs on a real timer.
 		st.ctx.detached = rc.deadlines.get(time.Now(), rc.cfg.Detach)
@@ -382,7 +386,9 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 			return fail(err, nil)
 		}
 	}
-	r = r.WithContext(&st.ctx)
+	// WithContext's copy does not escape; st holds the one passed on.
+	st.req = *r.WithContext(&st.ctx)
+	r = &st.req
 	d.Outcome = OutcomeForwarded
 	if d.Reason != "" {
 		d.Outcome = OutcomeShadowForwarded
@@ -425,9 +431,11 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 
 // forwardState is everything a forwarded request needs, in one allocation.
 type forwardState struct {
-	ctx  eventCtx
-	body bodyReader
-	rec  statusRecorder
+	ctx   eventCtx
+	body  bodyReader
+	rec   statusRecorder
+	claim idempotency.Claim
+	req   http.Request
 }
 
 // eventCtx carries the Event without a separate context.WithValue and,
