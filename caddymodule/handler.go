@@ -435,8 +435,7 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
-		if ev, ok := sdk.EventFrom(r.Context()); ok {
-			ev.Body = nil // never a placeholder or a log field
+		if ev, ok := sdk.EventMeta(r.Context()); ok {
 			fields := &webhookFields{ev: ev}
 			if repl != nil {
 				// Looked up when a placeholder is used, not set one by one

@@ -57,6 +57,20 @@
 //	503     store_unavailable           the dedup store is unreachable, fail-closed (Retry-After)
 //	500     internal_error              anything else
 //
+// # Body buffers
+//
+// Bodies of declared length are read into pooled buffers. A buffer is
+// reused for a later request only once nothing can reach it: the next
+// handler has returned, no read of the restored r.Body (or of a GetBody
+// copy) is under way, and [EventFrom] was never called, since its Body is
+// the buffer itself and stays valid for as long as it is referenced. A
+// reader kept past the request (a transport still writing after its
+// response came) then gets an error, never another request's bytes; so
+// does EventFrom's Body when EventFrom is first called after the request
+// is done (it comes back nil). [EventMeta] returns the event without its
+// Body and leaves the buffer to be reused: adapters and observers that
+// only label or count events use it.
+//
 // # Forwarding past a hang-up
 //
 // With Config.Detach, the next handler runs under a context that the

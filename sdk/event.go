@@ -24,15 +24,36 @@ type Event struct {
 	Verified bool
 }
 
-type eventKey struct{}
+type (
+	eventKey     struct{}
+	eventMetaKey struct{}
+)
 
 // EventFrom returns the verified event that the Receiver put in ctx.
+//
+// Its Body stays valid for as long as it is referenced. Called only once
+// the request is done (from a goroutine that kept the context), it
+// returns the event without its Body: the Receiver reuses the buffer of a
+// body that nobody asked for by then.
 func EventFrom(ctx context.Context) (Event, bool) {
 	ev, ok := ctx.Value(eventKey{}).(*Event)
 	if !ok {
 		return Event{}, false
 	}
 	return *ev, true
+}
+
+// EventMeta returns the event in ctx without its Body, for code that
+// labels, logs or counts it (placeholders, metrics). Unlike EventFrom it
+// leaves the body's buffer to be reused once the request is done.
+func EventMeta(ctx context.Context) (Event, bool) {
+	ev, ok := ctx.Value(eventMetaKey{}).(*Event)
+	if !ok {
+		return Event{}, false
+	}
+	e := *ev
+	e.Body = nil
+	return e, true
 }
 
 // Outcome says what the Receiver did with a webhook.

@@ -286,11 +286,19 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	}
 
 	// 2. The body, whole, within the limit.
-	body, err := rc.readBody(r)
+	body, pb, err := rc.readBody(r)
 	if err != nil {
 		// Without the body nothing else can be checked or forwarded.
 		return fail(err, nil)
 	}
+	// Until the body is passed on, nothing but this function holds it:
+	// its buffer goes back to the pool on every return before that.
+	passed := false
+	defer func() {
+		if !passed && pb != nil {
+			putBuf(pb)
+		}
+	}()
 
 	// 3. Signature and timestamp, over the raw bytes.
 	vr := verify.Request{Header: r.Header, Body: body, Method: r.Method}
@@ -375,9 +383,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 		st.ctx.detached = rc.deadlines.get(time.Now(), rc.cfg.Detach)
 	}
 	st.ctx.ev = Event{ID: ev.ID, Type: ev.Type, Source: rc.cfg.Source, Timestamp: ev.Timestamp, Key: ev.Key, Body: body, Verified: verified}
-	st.body.Reset(body)
 	st.rec.ResponseWriter = w
-	restoreBody(r, &st.body, body)
 	if rc.cfg.Attest != nil && verified {
 		if err := rc.cfg.Attest.Attest(r.Header, st.ctx.ev); err != nil {
 			if claim != nil {
@@ -386,9 +392,16 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 			return fail(err, nil)
 		}
 	}
-	// WithContext's copy does not escape; st holds the one passed on.
+	// The request passed on is a copy (WithContext's does not escape:
+	// st holds it) carrying the event and the restored body; the
+	// caller's request keeps its own.
 	st.req = *r.WithContext(&st.ctx)
 	r = &st.req
+	st.buf = bodyBuf{b: body, pb: pb}
+	st.ctx.buf = &st.buf
+	st.body.buf = &st.buf
+	restoreBody(r, &st.body)
+	passed = true
 	d.Outcome = OutcomeForwarded
 	if d.Reason != "" {
 		d.Outcome = OutcomeShadowForwarded
@@ -417,8 +430,10 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 			}
 		}
 		if p != nil {
+			// Whoever recovers may still look at the request.
 			panic(p)
 		}
+		st.buf.release()
 	}()
 	err = next(rec, r)
 	if err != nil && rec.status == 0 {
@@ -432,6 +447,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 // forwardState is everything a forwarded request needs, in one allocation.
 type forwardState struct {
 	ctx   eventCtx
+	buf   bodyBuf
 	body  bodyReader
 	rec   statusRecorder
 	claim idempotency.Claim
@@ -444,6 +460,7 @@ type forwardState struct {
 type eventCtx struct {
 	context.Context
 	ev       Event
+	buf      *bodyBuf        // ev.Body's; nil outside forwardState
 	detached context.Context // nil: the request's cancellation
 }
 
@@ -479,8 +496,18 @@ func (c *eventCtx) AfterFunc(f func()) func() bool {
 }
 
 func (c *eventCtx) Value(key any) any {
-	if key == (eventKey{}) {
-		return &c.ev
+	switch key {
+	case eventKey{}:
+		// The body is handed out: its buffer is never reused. Once it
+		// was (the request is done), the event comes without it.
+		if c.buf == nil || c.buf.expose() {
+			return &c.ev
+		}
+		ev := c.ev
+		ev.Body = nil
+		return &ev
+	case eventMetaKey{}:
+		return &c.ev // EventMeta drops Body
 	}
 	return c.Context.Value(key)
 }
@@ -497,54 +524,68 @@ func (detachedCtx) Done() <-chan struct{}       { return nil }
 func (detachedCtx) Err() error                  { return nil }
 func (d detachedCtx) Value(key any) any         { return d.c.Value(key) }
 
-// bodyReader is the restored body.
-type bodyReader struct{ bytes.Reader }
-
-func (*bodyReader) Close() error { return nil }
-
 // readBody reads the whole body within the limit, refusing a declared
-// Content-Length over it before reading anything.
-func (rc *Receiver) readBody(r *http.Request) ([]byte, error) {
+// Content-Length over it before reading anything. A body of declared size
+// is read into a pooled buffer, returned as pb (nil otherwise): give it
+// back with putBuf when the body is not passed on, or through a bodyBuf.
+func (rc *Receiver) readBody(r *http.Request) (body []byte, pb *pooledBuf, err error) {
 	limit := rc.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
-		return nil, fmt.Errorf("%w: %d bytes declared, limit %d", ErrBodyTooLarge, r.ContentLength, limit)
+		return nil, nil, fmt.Errorf("%w: %d bytes declared, limit %d", ErrBodyTooLarge, r.ContentLength, limit)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
-		return []byte{}, nil
+		return []byte{}, nil, nil
 	}
 	if r.ContentLength >= 0 {
-		// Size declared: one allocation, plus one byte to notice a body
+		// Size declared: one buffer, with one byte more to notice a body
 		// longer than declared.
-		buf := make([]byte, r.ContentLength+1)
-		n, err := io.ReadFull(r.Body, buf)
-		switch {
-		case err == io.ErrUnexpectedEOF || err == io.EOF:
-			if int64(n) != r.ContentLength {
-				return nil, fmt.Errorf("%w: %d of %d declared bytes before the body ended", ErrBodyUnreadable, n, r.ContentLength)
-			}
-			return buf[:n], nil
-		case err == nil:
-			// More than declared: read on up to the limit to decide.
-			rest, err := readAll(io.LimitReader(r.Body, limit+1-int64(n)), buf)
-			if err != nil {
-				return nil, err
-			}
-			if int64(len(rest)) > limit {
-				return nil, fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
-			}
-			return rest, nil
-		default:
-			return nil, bodyError(err)
+		var buf []byte
+		if pb = getBuf(r.ContentLength + 1); pb != nil {
+			buf = pb.b[:r.ContentLength+1]
+		} else {
+			buf = make([]byte, r.ContentLength+1)
 		}
+		body, err = readDeclared(r.Body, buf, r.ContentLength, limit)
+		if pb != nil && (err != nil || int64(len(body)) != r.ContentLength) {
+			// Failed, or longer than declared and read into a new buffer.
+			putBuf(pb)
+			pb = nil
+		}
+		return body, pb, err
 	}
 	b, err := readAll(io.LimitReader(r.Body, limit+1), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
+		return nil, nil, fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
 	}
-	return b, nil
+	return b, nil, nil
+}
+
+// readDeclared reads a body of declared length n into buf (n+1 bytes).
+func readDeclared(body io.Reader, buf []byte, n, limit int64) ([]byte, error) {
+	got, err := io.ReadFull(body, buf)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		if int64(got) != n {
+			return nil, fmt.Errorf("%w: %d of %d declared bytes before the body ended", ErrBodyUnreadable, got, n)
+		}
+		return buf[:got], nil
+	case err == nil:
+		// More than declared: read on up to the limit to decide, in a
+		// buffer of its own.
+		rest, err := readAll(io.LimitReader(body, limit+1-int64(got)), bytes.Clone(buf))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(rest)) > limit {
+			return nil, fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
+		}
+		return rest, nil
+	default:
+		return nil, bodyError(err)
+	}
 }
 
 func readAll(r io.Reader, b []byte) ([]byte, error) {
@@ -567,14 +608,11 @@ func bodyError(err error) error {
 // proxy, sends it byte for byte with a Content-Length (a chunked request
 // is re-framed: TransferEncoding cleared, as the net/http transport would
 // otherwise chunk it again).
-func restoreBody(r *http.Request, body *bodyReader, raw []byte) {
-	n := body.Size()
+func restoreBody(r *http.Request, body *bodyReader) {
+	n := int64(len(body.buf.b))
 	r.Body = body
-	r.GetBody = func() (io.ReadCloser, error) {
-		b := &bodyReader{}
-		b.Reset(raw)
-		return b, nil
-	}
+	bb := body.buf
+	r.GetBody = func() (io.ReadCloser, error) { return &bodyReader{buf: bb}, nil }
 	r.ContentLength = n
 	if r.TransferEncoding != nil {
 		r.TransferEncoding = nil
