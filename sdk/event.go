@@ -31,10 +31,10 @@ type (
 
 // EventFrom returns the verified event that the Receiver put in ctx.
 //
-// Its Body stays valid for as long as it is referenced. Called only once
-// the request is done (from a goroutine that kept the context), it
-// returns the event without its Body: the Receiver reuses the buffer of a
-// body that nobody asked for by then.
+// Its Body stays valid for as long as it is referenced. Called for the
+// first time only once the request is done (from a goroutine that kept the
+// context), it may return the event without its Body: the Receiver reuses
+// the buffer of a body that nobody had asked for by then.
 func EventFrom(ctx context.Context) (Event, bool) {
 	ev, ok := ctx.Value(eventKey{}).(*Event)
 	if !ok {
