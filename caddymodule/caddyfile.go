@@ -67,6 +67,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		shadow
 //		attest [<name>] <secret>
 //		verify_token <token>
+//		handshake_secret_file <path>
 //		retry_after <duration>
 //		disable_metrics
 //	}
@@ -96,7 +97,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		name := d.Val()
 		switch name {
 		case "scheme", "source", "encoding", "algorithm", "template", "prefix",
-			"signature_header", "id_header", "timestamp_header", "type_header", "verify_token":
+			"signature_header", "id_header", "timestamp_header", "type_header", "verify_token",
+			"handshake_secret_file":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -111,6 +113,8 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				h.Source = val
 			case "verify_token":
 				h.VerifyToken = val
+			case "handshake_secret_file":
+				h.HandshakeSecretFile = val
 			case "encoding":
 				custom().Encoding = val
 			case "algorithm":

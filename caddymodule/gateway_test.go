@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -544,16 +545,18 @@ http://127.0.0.1:%%PORT%% {
 
 func TestGatewayProvisionErrors(t *testing.T) {
 	cases := map[string]string{
-		"unknown scheme":    "webhook_verify nope {\n secret x\n}",
-		"bad secret":        "webhook_verify standard {\n secret whsec_%%%\n}",
-		"no secret":         "webhook_verify standard",
-		"bad schemas dir":   "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n schemas /does/not/exist\n}",
-		"bad redis url":     "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n dedup redis\n redis ftp://x\n}",
-		"redis without url": "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n dedup redis\n}",
+		"unknown scheme":            "webhook_verify nope {\n secret x\n}",
+		"bad secret":                "webhook_verify standard {\n secret whsec_%%%\n}",
+		"no secret":                 "webhook_verify standard",
+		"bad schemas dir":           "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n schemas /does/not/exist\n}",
+		"bad redis url":             "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n dedup redis\n redis ftp://x\n}",
+		"redis without url":         "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n dedup redis\n}",
+		"secret file, no handshake": "webhook_verify github {\n handshake_secret_file /tmp/x\n}",
 	}
 	want := map[string]string{
 		"unknown scheme": "scheme", "bad secret": "secret", "no secret": "secrets",
 		"bad schemas dir": "schemas", "bad redis url": "redis", "redis without url": "redis",
+		"secret file, no handshake": "handshake_secret_file",
 	}
 	for name, directive := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -653,4 +656,67 @@ http://127.0.0.1:%%PORT%% {
 		}
 	}
 
+}
+
+// TestGatewayAsanaKeepsHandshakeSecret: an Asana source configured with no
+// secret, only handshake_secret_file, answers Asana's handshake, keeps its
+// secret, and then verifies the events signed with it; the secret survives
+// a reload, and a second handshake with another secret is refused.
+func TestGatewayAsanaKeepsHandshakeSecret(t *testing.T) {
+	const hookSecret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
+	u := newUpstream(t)
+	file := filepath.Join(t.TempDir(), "asana.secret")
+	site := fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify asana {
+		handshake_secret_file %s
+	}
+	reverse_proxy %s
+}
+`, file, u.hostPort())
+	g := startGateway(t, site)
+	handshake := func(secret string) *http.Request {
+		r, _ := http.NewRequest(http.MethodPost, g.url("/asana"), nil)
+		r.Header.Set("X-Hook-Secret", secret)
+		return r
+	}
+	event := func() *http.Request {
+		s, _ := verify.Preset("asana")
+		sg, err := verify.NewSigner(s, verify.Key{Secret: hookSecret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := []byte(`{"events":[{"action":"changed","resource":{"gid":"1"}}]}`)
+		h, err := sg.Sign(verify.Message{Body: body})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := http.NewRequest(http.MethodPost, g.url("/asana"), bytes.NewReader(body))
+		for k, v := range h {
+			r.Header[k] = v
+		}
+		return r
+	}
+
+	if resp, body := do(t, event()); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("event before the handshake: %d %s", resp.StatusCode, body)
+	}
+	resp, body := do(t, handshake(hookSecret))
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hook-Secret") != hookSecret {
+		t.Fatalf("handshake: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+	if len(u.requests()) != 0 {
+		t.Fatal("the handshake was forwarded")
+	}
+	if resp, body := do(t, event()); resp.StatusCode != http.StatusOK || len(u.requests()) != 1 {
+		t.Fatalf("event after the handshake: %d %s, upstream got %d", resp.StatusCode, body, len(u.requests()))
+	}
+	g.reload(site)
+	if resp, body := do(t, event()); resp.StatusCode != http.StatusOK || len(u.requests()) != 2 {
+		t.Fatalf("event after a reload: %d %s, upstream got %d", resp.StatusCode, body, len(u.requests()))
+	}
+	resp, body = do(t, handshake("another-secret"))
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Hookgate-Reason") != "handshake_refused" || resp.Header.Get("X-Hook-Secret") != "" {
+		t.Fatalf("handshake with another secret: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
 }

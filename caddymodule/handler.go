@@ -81,6 +81,14 @@ type Handler struct {
 	// (Meta's GET hub.verify_token); placeholders are resolved.
 	VerifyToken string `json:"verify_token,omitempty"`
 
+	// HandshakeSecretFile keeps the signing secret Asana hands over in its
+	// handshake (X-Hook-Secret), which it shows nowhere else: the first
+	// handshake's secret is written to this file (mode 0600) and verifies
+	// later events; a handshake with another secret is refused (403
+	// handshake_refused) until the file is removed. With it, secrets may be
+	// empty. Gateways that share the file share the secret.
+	HandshakeSecretFile string `json:"handshake_secret_file,omitempty"`
+
 	// RetryAfter is sent with 409 (in flight) and 503 (store unavailable).
 	// Default: 5s.
 	RetryAfter caddy.Duration `json:"retry_after,omitempty"`
@@ -211,10 +219,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		keys = append(keys, k)
 	}
-	if len(keys) == 0 {
+	secretFile := repl.ReplaceAll(h.HandshakeSecretFile, "")
+	if secretFile != "" && scheme.Handshake != verify.HandshakeAsana {
+		return fmt.Errorf("webhook_verify: handshake_secret_file: scheme %q hands over no secret in its handshake", h.Scheme)
+	}
+	if len(keys) == 0 && secretFile == "" {
 		return fmt.Errorf("webhook_verify: secrets: at least one secret is required")
 	}
-	v, err := verify.New(verify.Config{Scheme: scheme, Keys: keys, Tolerance: time.Duration(h.Tolerance)})
+	v, err := verify.New(verify.Config{Scheme: scheme, Keys: keys, Tolerance: time.Duration(h.Tolerance), AwaitKeys: secretFile != ""})
 	if err != nil {
 		return fmt.Errorf("webhook_verify: %w", err)
 	}
@@ -226,6 +238,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Shadow:       h.Shadow,
 		RetryAfter:   time.Duration(h.RetryAfter),
 		Handshake:    sdk.HandshakeConfig{VerifyToken: repl.ReplaceAll(h.VerifyToken, "")},
+	}
+	if secretFile != "" {
+		cfg.Handshake.Secrets = sdk.SecretFile(secretFile)
 	}
 	if h.MaxBodyBytes < 0 {
 		return fmt.Errorf("webhook_verify: max_body: negative")

@@ -54,7 +54,8 @@
 //	422     schema_violation            the payload does not match its schema (pointers in message)
 //	409     in_flight                   the same event is being processed elsewhere (Retry-After)
 //	200     duplicate                   completed before: not forwarded (Hookgate-Duplicate: true)
-//	503     store_unavailable           the dedup store is unreachable, fail-closed (Retry-After)
+//	503     store_unavailable           the dedup store is unreachable, fail-closed (Retry-After), or the handshake SecretStore failed
+//	403     handshake_refused           an Asana handshake brings another secret than the one kept (HandshakeConfig.Secrets)
 //	500     internal_error              anything else
 //
 // # Body buffers

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 
@@ -18,6 +19,15 @@ type HandshakeConfig struct {
 	// matches. Empty: Meta's handshake is not answered, and its GET is
 	// rejected like any unsigned request.
 	VerifyToken string
+	// Secrets keeps the signing secret that Asana hands over in its
+	// handshake (X-Hook-Secret) and shows nowhere else. The first
+	// handshake's secret is kept and answered; later events are verified
+	// with it, beside the Verifier's keys (which may then be none:
+	// verify.Config.AwaitKeys); a handshake bringing another secret is
+	// refused (403 handshake_refused) until the kept one is removed.
+	// Instances sharing the store share the secret. Nil: the handshake
+	// is echoed, and the secret must reach the Verifier some other way.
+	Secrets SecretStore
 }
 
 // maxChallenge bounds the challenge a handshake echoes; a longer one is
@@ -30,52 +40,68 @@ const maxChallenge = 1024
 // reachable, which is all these handshakes ask. A request that does not
 // have the handshake's exact shape is not answered: it goes on to be
 // verified, and rejected, like any webhook. It reports whether it answered.
-func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) bool {
+//
+// A handshake that cannot be answered returns an error (a refused or
+// unstorable secret).
+func (rc *Receiver) answerBeforeVerify(w http.ResponseWriter, r *http.Request) (bool, error) {
 	switch rc.handshake {
 	case verify.HandshakeMeta:
 		// GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C
 		if r.Method != http.MethodGet || rc.cfg.Handshake.VerifyToken == "" {
-			return false
+			return false, nil
 		}
 		q := r.URL.Query()
 		challenge := q.Get("hub.challenge")
 		if q.Get("hub.mode") != "subscribe" || !validChallenge(challenge) || !sameToken(q.Get("hub.verify_token"), rc.cfg.Handshake.VerifyToken) {
-			return false
+			return false, nil
 		}
 		writeText(w, challenge)
-		return true
+		return true, nil
 	case verify.HandshakeDropbox:
 		// GET ?challenge=C, echoed as text.
 		if r.Method != http.MethodGet {
-			return false // the webhooks themselves: no query to parse
+			return false, nil // the webhooks themselves: no query to parse
 		}
 		challenge := r.URL.Query().Get("challenge")
 		if !validChallenge(challenge) {
-			return false
+			return false, nil
 		}
 		writeText(w, challenge)
-		return true
+		return true, nil
 	case verify.HandshakeOkta:
 		// GET with X-Okta-Verification-Challenge, answered in JSON.
 		challenge := r.Header.Get("X-Okta-Verification-Challenge")
 		if r.Method != http.MethodGet || !validChallenge(challenge) {
-			return false
+			return false, nil
 		}
 		writeJSON(w, map[string]string{"verification": challenge})
-		return true
+		return true, nil
 	case verify.HandshakeAsana:
 		// The first request carries X-Hook-Secret, the secret that signs
-		// every later event, and no signature: echo the header. The
-		// secret must then be configured as this source's secret.
+		// every later event, and no signature: echo the header, once the
+		// secret is kept (Handshake.Secrets). Without a store, the secret
+		// must be configured as this source's secret.
 		secret := r.Header.Get("X-Hook-Secret")
 		if r.Header.Get("X-Hook-Signature") != "" || !validChallenge(secret) {
-			return false
+			return false, nil
+		}
+		if store := rc.cfg.Handshake.Secrets; store != nil {
+			kept, err := store.Keep(r.Context(), secret)
+			if err != nil {
+				return false, fmt.Errorf("%w: %v", ErrSecretStore, err)
+			}
+			if !sameToken(kept, secret) {
+				return false, ErrHandshakeRefused
+			}
+			if err := rc.learnSecret(kept); err != nil {
+				return false, fmt.Errorf("%w: %v", ErrHandshakeRefused, err)
+			}
 		}
 		w.Header().Set("X-Hook-Secret", secret)
 		w.WriteHeader(http.StatusOK)
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
 }
 
 // answerAfterVerify answers a provider's signed handshake (a verification
@@ -102,7 +128,7 @@ func (rc *Receiver) answerAfterVerify(w http.ResponseWriter, r *http.Request, bo
 		if json.Unmarshal(body, &m) != nil || m.Event != "endpoint.url_validation" || !validChallenge(m.Payload.PlainToken) {
 			return false
 		}
-		mac := rc.cfg.Verifier.MAC(ev.Key, []byte(m.Payload.PlainToken))
+		mac := rc.verifier.Load().MAC(ev.Key, []byte(m.Payload.PlainToken))
 		if mac == nil {
 			return false
 		}

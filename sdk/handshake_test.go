@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,6 +64,16 @@ func signedRequest(t *testing.T, scheme, secret, body string, extra map[string]s
 		r.Header.Set(k, v)
 	}
 	r.Header.Set("Content-Type", "application/json")
+	return r
+}
+
+// postHeaders is an empty POST with headers hdr, as unsigned handshakes
+// come.
+func postHeaders(hdr map[string]string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(""))
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
 	return r
 }
 
@@ -159,13 +171,7 @@ func TestUnsignedHandshakes(t *testing.T) {
 		}
 		return r
 	}
-	post := func(hdr map[string]string) *http.Request {
-		r := httptest.NewRequest(http.MethodPost, "/hook", strings.NewReader(""))
-		for k, v := range hdr {
-			r.Header.Set(k, v)
-		}
-		return r
-	}
+	post := postHeaders
 	long := strings.Repeat("c", maxChallenge+1)
 	cases := []struct {
 		name     string
@@ -230,5 +236,111 @@ func TestAsanaAfterHandshake(t *testing.T) {
 	w := serve(h, signedRequest(t, "asana", handshakeSecret, `{"events":[]}`, nil))
 	if w.Code != http.StatusNoContent || forwarded.Load() != 1 {
 		t.Fatalf("signed event: status %d forwarded %d", w.Code, forwarded.Load())
+	}
+}
+
+// asanaLearner returns a handler for an Asana source that has no secret
+// configured and keeps the handshake's secret in store.
+func asanaLearner(t *testing.T, store SecretStore) (http.Handler, *atomic.Int64) {
+	t.Helper()
+	s, _ := verify.Preset("asana")
+	v, err := verify.New(verify.Config{Scheme: s, AwaitKeys: true, Now: func() time.Time { return now0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := New(Config{Source: "asana", Verifier: v, Handshake: HandshakeConfig{Secrets: store}, Now: func() time.Time { return now0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var forwarded atomic.Int64
+	return rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		forwarded.Add(1)
+		if ev, _ := EventMeta(r.Context()); ev.Key != "handshake" {
+			t.Errorf("event verified with key %q, want handshake", ev.Key)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})), &forwarded
+}
+
+// TestAsanaKeepsHandshakeSecret: Asana shows its signing secret only in
+// the handshake. With a SecretStore the first handshake's secret is kept
+// and verifies later events, on this instance, on another sharing the
+// store, and after a restart; a handshake with another secret is refused.
+func TestAsanaKeepsHandshakeSecret(t *testing.T) {
+	const secret = "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81"
+	path := filepath.Join(t.TempDir(), "asana.secret")
+	a, fwdA := asanaLearner(t, SecretFile(path))
+	b, fwdB := asanaLearner(t, SecretFile(path)) // a second instance
+
+	event := func() *http.Request {
+		return signedRequest(t, "asana", secret, `{"events":[{"action":"changed"}]}`, nil)
+	}
+	assertRejected(t, serve(a, event()), http.StatusUnauthorized, ReasonSignatureMismatch)
+
+	w := serve(a, postHeaders(map[string]string{"X-Hook-Secret": secret}))
+	if w.Code != http.StatusOK || w.Header().Get("X-Hook-Secret") != secret {
+		t.Fatalf("handshake: %d %v", w.Code, w.Header())
+	}
+	if info, err := os.Stat(path); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("kept secret file: %v, %v; want mode 0600", info, err)
+	}
+	if w := serve(a, event()); w.Code != http.StatusNoContent || fwdA.Load() != 1 {
+		t.Fatalf("event after the handshake: %d, forwarded %d", w.Code, fwdA.Load())
+	}
+	if w := serve(b, event()); w.Code != http.StatusNoContent || fwdB.Load() != 1 {
+		t.Fatalf("event on the other instance: %d %s, forwarded %d", w.Code, w.Body, fwdB.Load())
+	}
+	restarted, fwdR := asanaLearner(t, SecretFile(path))
+	if w := serve(restarted, event()); w.Code != http.StatusNoContent || fwdR.Load() != 1 {
+		t.Fatalf("event after a restart: %d, forwarded %d", w.Code, fwdR.Load())
+	}
+
+	// The same handshake again is answered; another secret is refused, and
+	// its events stay unverified.
+	if w := serve(b, postHeaders(map[string]string{"X-Hook-Secret": secret})); w.Code != http.StatusOK {
+		t.Fatalf("repeated handshake: %d %s", w.Code, w.Body)
+	}
+	w = serve(a, postHeaders(map[string]string{"X-Hook-Secret": "attacker-chosen"}))
+	assertRejected(t, w, http.StatusForbidden, ReasonHandshakeRefused)
+	if w.Header().Get("X-Hook-Secret") != "" {
+		t.Fatal("a refused handshake echoed its secret")
+	}
+	forged := signedRequest(t, "asana", "attacker-chosen", `{"events":[]}`, nil)
+	assertRejected(t, serve(a, forged), http.StatusUnauthorized, ReasonSignatureMismatch)
+
+	// Removing the kept secret accepts a new webhook's handshake.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if w := serve(a, postHeaders(map[string]string{"X-Hook-Secret": "second-webhook"})); w.Code != http.StatusOK {
+		t.Fatalf("handshake after removing the kept secret: %d %s", w.Code, w.Body)
+	}
+	next := func() *http.Request { return signedRequest(t, "asana", "second-webhook", `{"events":[]}`, nil) }
+	if w := serve(a, next()); w.Code != http.StatusNoContent {
+		t.Fatalf("event of the new webhook: %d %s", w.Code, w.Body)
+	}
+	// The other instance learned the first secret already; it looks
+	// again after a mismatch (at most once a second).
+	deadline := time.Now().Add(5 * time.Second)
+	for w := serve(b, next()); w.Code != http.StatusNoContent; w = serve(b, next()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other instance never took the new secret: %d %s", w.Code, w.Body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSecretStoreErrors: a store that fails answers the handshake 503 so
+// that Asana's webhook creation fails visibly; a scheme without a secret
+// handshake refuses a store at New.
+func TestSecretStoreErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing-dir")
+	h, _ := asanaLearner(t, SecretFile(filepath.Join(dir, "asana.secret")))
+	assertRejected(t, serve(h, postHeaders(map[string]string{"X-Hook-Secret": "s3cret"})), http.StatusServiceUnavailable, ReasonStoreUnavailable)
+
+	s, _ := verify.Preset("github")
+	v, _ := verify.New(verify.Config{Scheme: s, Keys: []verify.Key{{Secret: "x"}}})
+	if _, err := New(Config{Source: "gh", Verifier: v, Handshake: HandshakeConfig{Secrets: SecretFile(filepath.Join(t.TempDir(), "f"))}}); err == nil || !strings.Contains(err.Error(), "Config.Handshake.Secrets") {
+		t.Fatalf("New with a store for github: %v, want an error naming Config.Handshake.Secrets", err)
 	}
 }

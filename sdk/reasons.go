@@ -33,6 +33,7 @@ const (
 	ReasonInFlight          Reason = "in_flight"                  // 409
 	ReasonDuplicate         Reason = "duplicate"                  // 200, not forwarded
 	ReasonStoreUnavailable  Reason = "store_unavailable"          // 503
+	ReasonHandshakeRefused  Reason = "handshake_refused"          // 403
 	ReasonInternal          Reason = "internal_error"             // 500
 )
 
@@ -69,6 +70,8 @@ var classes = []struct {
 	{idempotency.ErrInFlight, http.StatusConflict, ReasonInFlight},
 	{idempotency.ErrDuplicate, http.StatusOK, ReasonDuplicate},
 	{idempotency.ErrUnavailable, http.StatusServiceUnavailable, ReasonStoreUnavailable},
+	{ErrSecretStore, http.StatusServiceUnavailable, ReasonStoreUnavailable},
+	{ErrHandshakeRefused, http.StatusForbidden, ReasonHandshakeRefused},
 }
 
 // Classify returns the HTTP status and reason for an error returned by the

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookgate/hookgate/idempotency"
@@ -96,6 +98,9 @@ type Config struct {
 // does). It is safe for concurrent use.
 type Receiver struct {
 	cfg       Config
+	verifier  atomic.Pointer[verify.Verifier] // cfg.Verifier, plus a learned secret
+	learned   learned                         // for Config.Handshake.Secrets
+	learnMu   sync.Mutex
 	needsURL  bool
 	retry     string
 	handshake verify.Handshake // the scheme's, read once: Scheme() copies
@@ -148,12 +153,28 @@ func New(cfg Config) (*Receiver, error) {
 		cfg.Now = time.Now
 	}
 	s := cfg.Verifier.Scheme()
-	return &Receiver{
+	rc := &Receiver{
 		cfg:       cfg,
 		needsURL:  strings.Contains(s.Content, "{url}") || strings.Contains(s.Content, "{form}") || s.BodyHashParam != "",
 		retry:     strconv.FormatInt(int64((cfg.RetryAfter+time.Second-1)/time.Second), 10),
 		handshake: s.Handshake,
-	}, nil
+	}
+	rc.verifier.Store(cfg.Verifier)
+	if store := cfg.Handshake.Secrets; store != nil {
+		if s.Handshake != verify.HandshakeAsana {
+			return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: scheme %q hands over no secret in its handshake", s.Name)
+		}
+		secret, err := store.Secret(context.Background())
+		if err != nil {
+			return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: %w", err)
+		}
+		if secret != "" {
+			if err := rc.learnSecret(secret); err != nil {
+				return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: the kept secret: %w", err)
+			}
+		}
+	}
+	return rc, nil
 }
 
 // Source returns the configured source name.
@@ -280,7 +301,9 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	}
 
 	// Some providers first send an unsigned handshake to be answered.
-	if rc.answerBeforeVerify(w, r) {
+	if answered, err := rc.answerBeforeVerify(w, r); err != nil {
+		return fail(err, nil)
+	} else if answered {
 		d.Outcome, d.Status = OutcomeHandshake, http.StatusOK
 		return nil
 	}
@@ -309,7 +332,11 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	if rc.cfg.Observer != nil {
 		vStart = rc.cfg.Now()
 	}
-	ev, verr := rc.cfg.Verifier.Verify(&vr)
+	ev, verr := rc.verifier.Load().Verify(&vr)
+	if errors.Is(verr, verify.ErrSignatureMismatch) && rc.recheckSecret(ctx) {
+		// Another instance kept the handshake's secret meanwhile.
+		ev, verr = rc.verifier.Load().Verify(&vr)
+	}
 	if rc.cfg.Observer != nil {
 		vEnd = rc.cfg.Now()
 		d.Verify = vEnd.Sub(vStart)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"hash"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +57,13 @@ type Key struct {
 type Config struct {
 	// Scheme is the provider's scheme, usually from [Preset].
 	Scheme Scheme
-	// Keys are tried in order; at least one is required.
+	// Keys are tried in order; at least one is required, unless
+	// AwaitKeys is set.
 	Keys []Key
+	// AwaitKeys allows Keys to be empty, for a key that arrives later
+	// (WithKey): one a provider hands over in its handshake, as Asana's
+	// X-Hook-Secret. Until a key is added every signature mismatches.
+	AwaitKeys bool
 	// Tolerance overrides the scheme's replay window. Zero uses the
 	// scheme's documented window (DefaultTolerance where it has none);
 	// a negative value disables the timestamp check.
@@ -95,6 +101,7 @@ type Event struct {
 // Verifier checks webhooks against one scheme and set of keys. It is safe
 // for concurrent use.
 type Verifier struct {
+	cfg       Config // as given, for WithKey
 	scheme    Scheme
 	tmpl      template
 	paths     []string      // the template's {json:PATH} fields
@@ -154,6 +161,7 @@ func New(cfg Config) (*Verifier, error) {
 	}
 	tmpl, _ := parseTemplate(s.Content)
 	v := &Verifier{
+		cfg:      cfg,
 		scheme:   s,
 		tmpl:     tmpl,
 		paths:    tmpl.paths(),
@@ -180,7 +188,7 @@ func New(cfg Config) (*Verifier, error) {
 	default:
 		v.tolerance = DefaultTolerance
 	}
-	if len(cfg.Keys) == 0 {
+	if len(cfg.Keys) == 0 && !cfg.AwaitKeys {
 		return nil, fmt.Errorf("%w: Keys: at least one secret or public key is required", ErrConfig)
 	}
 	for i, k := range cfg.Keys {
@@ -236,6 +244,14 @@ func (s *Scheme) isToken(secret string) bool {
 		return false
 	}
 	return !s.hasSignature() || !strings.HasPrefix(secret, "whsec_")
+}
+
+// WithKey returns a Verifier like v with k added after v's keys; v is
+// unchanged. Its error, like New's, names the bad key.
+func (v *Verifier) WithKey(k Key) (*Verifier, error) {
+	cfg := v.cfg
+	cfg.Keys = append(slices.Clip(cfg.Keys), k)
+	return New(cfg)
 }
 
 // Scheme returns the scheme in use, with its defaults filled in.

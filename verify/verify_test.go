@@ -242,6 +242,43 @@ func TestKeyExpiry(t *testing.T) {
 	}
 }
 
+// TestAwaitKeysThenWithKey: a Verifier without keys yet refuses every
+// signature; WithKey adds one to a copy and leaves the original as it was.
+func TestAwaitKeysThenWithKey(t *testing.T) {
+	s, _ := Preset("asana")
+	r := signed(t, s, "handshake-secret", t0, []byte(`{"events":[]}`))
+	if _, err := New(Config{Scheme: s}); !errors.Is(err, ErrConfig) {
+		t.Fatalf("New without keys: %v, want ErrConfig", err)
+	}
+	v, err := New(Config{Scheme: s, AwaitKeys: true, Now: fixedNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(r); !errors.Is(err, ErrSignatureMismatch) {
+		t.Fatalf("no key yet: %v, want ErrSignatureMismatch", err)
+	}
+	if _, err := v.WithKey(Key{Name: "bad", Secret: "x", PublicKey: "y"}); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "Keys[0] (bad)") {
+		t.Fatalf("WithKey of a bad key: %v, want ErrConfig naming Keys[0] (bad)", err)
+	}
+	v2, err := v.WithKey(Key{Name: "handshake", Secret: "handshake-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := v2.Verify(r); err != nil || ev.Key != "handshake" {
+		t.Fatalf("after WithKey: key %q, %v", ev.Key, err)
+	}
+	if _, err := v.Verify(r); !errors.Is(err, ErrSignatureMismatch) {
+		t.Fatalf("the original changed: %v", err)
+	}
+	v3, err := newVerifier(t, s, Key{Name: "configured", Secret: "other"}).WithKey(Key{Name: "handshake", Secret: "handshake-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := v3.Verify(r); err != nil || ev.Key != "handshake" {
+		t.Fatalf("configured key plus WithKey: key %q, %v", ev.Key, err)
+	}
+}
+
 func TestEd25519(t *testing.T) {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
