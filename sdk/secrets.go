@@ -64,13 +64,31 @@ func (f secretFile) Keep(ctx context.Context, secret string) (string, error) {
 		return "", err
 	}
 	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, fs.ErrExist) {
-		return "", err
+		// A file system without hard links: create it exclusively instead.
+		if err := writeExclusive(path, secret); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
 	}
 	kept, err := f.Secret(ctx)
 	if err == nil && kept == "" {
 		err = fmt.Errorf("%s: empty", path)
 	}
 	return kept, err
+}
+
+func writeExclusive(path, secret string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(secret + "\n")
+	if serr := f.Sync(); err == nil {
+		err = serr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Errors of the handshake that hands over a secret.
