@@ -228,17 +228,25 @@ func TestDispatcherQueueFull(t *testing.T) {
 	if n, err := dispatch("e1"); n != 2 || err != nil {
 		t.Fatalf("e1: %d, %v", n, err)
 	}
+	// Each queue holds one event besides the one in flight: wait until
+	// both endpoints took e1 off their queues (on a busy machine the fast
+	// worker may not have started yet).
+	fastGot := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); len(in.got("/fast")) < n; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("fast endpoint got %v, want %d events", in.got("/fast"), n)
+			}
+		}
+	}
 	<-slowArrived // e1 is in flight at the slow endpoint; its queue is empty
+	fastGot(1)
 	if n, err := dispatch("e2"); n != 2 || err != nil {
 		t.Fatalf("e2: %d, %v", n, err)
 	}
 	// The slow queue now holds e2; e3 finds it full. Wait until the fast
 	// endpoint has drained its own queue, so that only the slow one is full.
-	for deadline := time.Now().Add(10 * time.Second); len(in.got("/fast")) < 2; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("fast endpoint did not get e1 and e2")
-		}
-	}
+	fastGot(2)
 	n, err := dispatch("e3")
 	if n != 1 || !errors.Is(err, sdk.ErrQueueFull) || !strings.Contains(err.Error(), `"slow"`) {
 		t.Fatalf("e3: %d, %v; want 1 and ErrQueueFull naming slow", n, err)
