@@ -68,6 +68,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		attest [<name>] <secret>
 //		verify_token <token>
 //		handshake_secret_file <path>
+//		handshake_secret_redis
 //		retry_after <duration>
 //		disable_metrics
 //	}
@@ -207,14 +208,17 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := h.parseRedis(d); err != nil {
 				return err
 			}
-		case "shadow", "disable_metrics":
+		case "shadow", "disable_metrics", "handshake_secret_redis":
 			if d.NextArg() {
 				return d.Errf("%s: takes no arguments", name)
 			}
-			if name == "shadow" {
+			switch name {
+			case "shadow":
 				h.Shadow = true
-			} else {
+			case "disable_metrics":
 				h.DisableMetrics = true
+			case "handshake_secret_redis":
+				h.HandshakeSecretRedis = true
 			}
 		case "attest":
 			if err := once(name); err != nil {

@@ -56,6 +56,7 @@ webhook_verify stripe {
 	retry_after 3s
 	verify_token tok
 	handshake_secret_file /var/lib/hookgate/asana.secret
+	handshake_secret_redis
 	disable_metrics
 }`)
 	var h Handler
@@ -80,12 +81,13 @@ webhook_verify stripe {
 			FailOpen: true, MaxEntries: 1000, Namespace: "acct1"},
 		Redis: &RedisConfig{URL: "redis://127.0.0.1:6379/2", PoolSize: 32, DialTimeout: caddy.Duration(200 * time.Millisecond),
 			ReadTimeout: caddy.Duration(100 * time.Millisecond), WriteTimeout: caddy.Duration(100 * time.Millisecond), MaxInFlight: 4, Prefix: "app:"},
-		Shadow:              true,
-		Attest:              &Secret{Name: "gw", Value: "whsec_gw"},
-		RetryAfter:          caddy.Duration(3 * time.Second),
-		VerifyToken:         "tok",
-		HandshakeSecretFile: "/var/lib/hookgate/asana.secret",
-		DisableMetrics:      true,
+		Shadow:               true,
+		Attest:               &Secret{Name: "gw", Value: "whsec_gw"},
+		RetryAfter:           caddy.Duration(3 * time.Second),
+		VerifyToken:          "tok",
+		HandshakeSecretFile:  "/var/lib/hookgate/asana.secret",
+		HandshakeSecretRedis: true,
+		DisableMetrics:       true,
 	}
 	if !reflect.DeepEqual(h, want) {
 		t.Fatalf("got  %+v\nwant %+v", h, want)

@@ -552,11 +552,15 @@ func TestGatewayProvisionErrors(t *testing.T) {
 		"bad redis url":             "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n dedup redis\n redis ftp://x\n}",
 		"redis without url":         "webhook_verify standard {\n secret whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n dedup redis\n}",
 		"secret file, no handshake": "webhook_verify github {\n handshake_secret_file /tmp/x\n}",
+		"two secret stores":         "webhook_verify asana {\n handshake_secret_file /tmp/x\n handshake_secret_redis\n redis redis://127.0.0.1:1\n}",
+		"secret redis without url":  "webhook_verify asana {\n handshake_secret_redis\n}",
 	}
 	want := map[string]string{
 		"unknown scheme": "scheme", "bad secret": "secret", "no secret": "secrets",
 		"bad schemas dir": "schemas", "bad redis url": "redis", "redis without url": "redis",
 		"secret file, no handshake": "handshake_secret_file",
+		"two secret stores":         "choose one",
+		"secret redis without url":  "handshake_secret_redis",
 	}
 	for name, directive := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -718,5 +722,55 @@ http://127.0.0.1:%%PORT%% {
 	resp, body = do(t, handshake("another-secret"))
 	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Hookgate-Reason") != "handshake_refused" || resp.Header.Get("X-Hook-Secret") != "" {
 		t.Fatalf("handshake with another secret: %d %s %v", resp.StatusCode, body, resp.Header)
+	}
+}
+
+// TestGatewayAsanaSecretInRedis: with handshake_secret_redis, the
+// handshake answered by one gateway instance keeps the secret in Redis,
+// and the other instance verifies the next event with it.
+func TestGatewayAsanaSecretInRedis(t *testing.T) {
+	const hookSecret = "0d6e2f1c9a8b7c6d5e4f3a2b1c0d9e8f"
+	srv := testredis.Start(t)
+	u := newUpstream(t)
+	second := freePort(t)
+	block := func(port string) string {
+		return fmt.Sprintf(`
+http://127.0.0.1:%s {
+	webhook_verify asana {
+		handshake_secret_redis
+		redis %s {
+			prefix %s:
+		}
+	}
+	reverse_proxy %s
+}
+`, port, srv.URL, t.Name(), u.hostPort())
+	}
+	g := startGateway(t, block("%PORT%")+block(strconv.Itoa(second)))
+	hs, _ := http.NewRequest(http.MethodPost, g.url("/asana"), nil)
+	hs.Header.Set("X-Hook-Secret", hookSecret)
+	if resp, body := do(t, hs); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hook-Secret") != hookSecret {
+		t.Fatalf("handshake: %d %s", resp.StatusCode, body)
+	}
+	// Kept under <prefix>handshake-secret:<source>.
+	if got, err := srv.Do("STRLEN", t.Name()+":handshake-secret:asana"); err != nil || got != ":"+strconv.Itoa(len(hookSecret)) {
+		t.Fatalf("Redis holds a secret of length %q, %v", got, err)
+	}
+	s, _ := verify.Preset("asana")
+	sg, err := verify.NewSigner(s, verify.Key{Secret: hookSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"events":[]}`)
+	h, err := sg.Sign(verify.Message{Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+strconv.Itoa(second)+"/asana", bytes.NewReader(body))
+	for k, v := range h {
+		ev.Header[k] = v
+	}
+	if resp, b := do(t, ev); resp.StatusCode != http.StatusOK || len(u.requests()) != 1 {
+		t.Fatalf("event on the other instance: %d %s, upstream got %d", resp.StatusCode, b, len(u.requests()))
 	}
 }

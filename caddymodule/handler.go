@@ -21,6 +21,7 @@ import (
 	"github.com/hookgate/hookgate/redisclient"
 	"github.com/hookgate/hookgate/schemas"
 	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/redissecret"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -88,6 +89,11 @@ type Handler struct {
 	// handshake_refused) until the file is removed. With it, secrets may be
 	// empty. Gateways that share the file share the secret.
 	HandshakeSecretFile string `json:"handshake_secret_file,omitempty"`
+
+	// HandshakeSecretRedis keeps that secret in the redis server instead
+	// (key <prefix>handshake-secret:<source>), shared by every gateway
+	// using it. Use a server that persists its data.
+	HandshakeSecretRedis bool `json:"handshake_secret_redis,omitempty"`
 
 	// RetryAfter is sent with 409 (in flight) and 503 (store unavailable).
 	// Default: 5s.
@@ -219,14 +225,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		keys = append(keys, k)
 	}
-	secretFile := repl.ReplaceAll(h.HandshakeSecretFile, "")
-	if secretFile != "" && scheme.Handshake != verify.HandshakeAsana {
-		return fmt.Errorf("webhook_verify: handshake_secret_file: scheme %q hands over no secret in its handshake", h.Scheme)
+	secrets, err := h.secretStore(scheme)
+	if err != nil {
+		return err
 	}
-	if len(keys) == 0 && secretFile == "" {
+	if len(keys) == 0 && secrets == nil {
 		return fmt.Errorf("webhook_verify: secrets: at least one secret is required")
 	}
-	v, err := verify.New(verify.Config{Scheme: scheme, Keys: keys, Tolerance: time.Duration(h.Tolerance), AwaitKeys: secretFile != ""})
+	v, err := verify.New(verify.Config{Scheme: scheme, Keys: keys, Tolerance: time.Duration(h.Tolerance), AwaitKeys: secrets != nil})
 	if err != nil {
 		return fmt.Errorf("webhook_verify: %w", err)
 	}
@@ -239,9 +245,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		RetryAfter:   time.Duration(h.RetryAfter),
 		Handshake:    sdk.HandshakeConfig{VerifyToken: repl.ReplaceAll(h.VerifyToken, "")},
 	}
-	if secretFile != "" {
-		cfg.Handshake.Secrets = sdk.SecretFile(secretFile)
-	}
+	cfg.Handshake.Secrets = secrets
 	if h.MaxBodyBytes < 0 {
 		return fmt.Errorf("webhook_verify: max_body: negative")
 	}
@@ -303,7 +307,7 @@ func (h *Handler) scheme() (verify.Scheme, error) {
 
 func (h *Handler) redisOptions() (redisclient.Options, error) {
 	if h.Redis == nil || h.Redis.URL == "" {
-		return redisclient.Options{}, fmt.Errorf("webhook_verify: redis: url is required for the redis dedup store and shared rate limits")
+		return redisclient.Options{}, fmt.Errorf("webhook_verify: redis: url is required for the redis dedup store, shared rate limits and handshake_secret_redis")
 	}
 	o := redisclient.Options{
 		URL:          caddy.NewReplacer().ReplaceAll(h.Redis.URL, ""),
@@ -316,6 +320,34 @@ func (h *Handler) redisOptions() (redisclient.Options, error) {
 		return o, fmt.Errorf("webhook_verify: redis: %w", err)
 	}
 	return o, nil
+}
+
+// secretStore returns where a handshake's secret is kept
+// (handshake_secret_file or handshake_secret_redis), or nil.
+func (h *Handler) secretStore(scheme verify.Scheme) (sdk.SecretStore, error) {
+	file := caddy.NewReplacer().ReplaceAll(h.HandshakeSecretFile, "")
+	var field string
+	switch {
+	case file != "" && h.HandshakeSecretRedis:
+		return nil, fmt.Errorf("webhook_verify: handshake_secret_file and handshake_secret_redis: choose one")
+	case file != "":
+		field = "handshake_secret_file"
+	case h.HandshakeSecretRedis:
+		field = "handshake_secret_redis"
+	default:
+		return nil, nil
+	}
+	if scheme.Handshake != verify.HandshakeAsana {
+		return nil, fmt.Errorf("webhook_verify: %s: scheme %q hands over no secret in its handshake", field, scheme.Name)
+	}
+	if file != "" {
+		return sdk.SecretFile(file), nil
+	}
+	client, err := h.redisClient()
+	if err != nil {
+		return nil, err
+	}
+	return redissecret.New(client, h.redisPrefix()+"handshake-secret:"+h.Source), nil
 }
 
 func (h *Handler) redisPrefix() string {
