@@ -41,7 +41,8 @@ func (f secretFile) Secret(context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.TrimSpace(string(b)), nil
+	// The line end Keep wrote, or an editor did.
+	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
 // Keep writes the secret to a temporary file and links it into place, so
