@@ -160,19 +160,11 @@ func New(cfg Config) (*Receiver, error) {
 		handshake: s.Handshake,
 	}
 	rc.verifier.Store(cfg.Verifier)
-	if store := cfg.Handshake.Secrets; store != nil {
-		if s.Handshake != verify.HandshakeAsana {
-			return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: scheme %q hands over no secret in its handshake", s.Name)
-		}
-		secret, err := store.Secret(context.Background())
-		if err != nil {
-			return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: %w", err)
-		}
-		if secret != "" {
-			if err := rc.learnSecret(secret); err != nil {
-				return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: the kept secret: %w", err)
-			}
-		}
+	// A kept secret is read when a signature first fails to match, not
+	// here: New does no I/O, so a store that is down does not stop a
+	// gateway from loading its configuration.
+	if cfg.Handshake.Secrets != nil && s.Handshake != verify.HandshakeAsana {
+		return nil, fmt.Errorf("sdk: Config.Handshake.Secrets: scheme %q hands over no secret in its handshake", s.Name)
 	}
 	return rc, nil
 }

@@ -131,9 +131,10 @@ func (rc *Receiver) learnSecret(secret string) error {
 	return nil
 }
 
-// recheckSecret looks for a secret kept by another instance (a first
-// handshake, or a webhook made again) after a signature mismatched, at
-// most once per secretRecheck. It reports whether it learned a new one.
+// recheckSecret looks for a kept secret after a signature mismatched: at
+// the first mismatch (a secret kept before this Receiver was made), then
+// at most once per secretRecheck (one kept by another instance, or a
+// webhook made again). It reports whether it learned a new one.
 func (rc *Receiver) recheckSecret(ctx context.Context) bool {
 	store := rc.cfg.Handshake.Secrets
 	if store == nil {

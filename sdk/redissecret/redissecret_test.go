@@ -110,3 +110,30 @@ func TestAsanaInstancesShareTheSecret(t *testing.T) {
 		t.Fatalf("event on the other instance: %d %s", w.Code, w.Body)
 	}
 }
+
+// TestServerDown: a Receiver is made without touching the store, so a
+// Redis outage does not stop a gateway from loading; the handshake then
+// gets 503 store_unavailable, so that Asana's webhook creation fails
+// visibly and can be tried again.
+func TestServerDown(t *testing.T) {
+	srv := testredis.Start(t)
+	c := newClient(t, srv)
+	srv.Stop()
+	scheme, _ := verify.Preset("asana")
+	v, err := verify.New(verify.Config{Scheme: scheme, AwaitKeys: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := sdk.New(sdk.Config{Source: "asana", Verifier: v,
+		Handshake: sdk.HandshakeConfig{Secrets: redissecret.New(c, "k")}})
+	if err != nil {
+		t.Fatalf("New with Redis down: %v", err)
+	}
+	hs := httptest.NewRequest(http.MethodPost, "/asana", nil)
+	hs.Header.Set("X-Hook-Secret", "s3cret")
+	w := httptest.NewRecorder()
+	rc.Middleware(http.NotFoundHandler()).ServeHTTP(w, hs)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get(sdk.HeaderReason) != string(sdk.ReasonStoreUnavailable) {
+		t.Fatalf("handshake with Redis down: %d %v", w.Code, w.Header())
+	}
+}
