@@ -361,19 +361,17 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 		}
 	}
 
-	// One allocation holds what a forwarded request needs: the claim, the
-	// restored body, the context carrying the event, the status recorder
-	// and the request passed on.
-	st := &forwardState{ctx: eventCtx{Context: ctx}}
-
 	// 5. Claim the event id. Only verified ids are ever claimed.
-	var claim *idempotency.Claim
+	var (
+		won     idempotency.Claim // on the stack until the request is forwarded
+		claimed bool
+	)
 	if rc.cfg.Dedup != nil && verified && ev.ID != "" {
-		err = rc.cfg.Dedup.ClaimInto(ctx, &st.claim, rc.cfg.Namespace, ev.ID)
+		err = rc.cfg.Dedup.ClaimInto(ctx, &won, rc.cfg.Namespace, ev.ID)
 		switch {
 		case err == nil:
-			claim = &st.claim
-			if claim.Degraded() {
+			claimed = true
+			if won.Degraded() {
 				d.StoreError, d.DedupSkipped = true, true
 			}
 		case errors.Is(err, idempotency.ErrDuplicate):
@@ -397,6 +395,15 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	}
 
 	// 6. Forward, with the body restored and the event in the context.
+	// One allocation holds what a forwarded request needs: the claim, the
+	// restored body, the context carrying the event, the status recorder
+	// and the request passed on.
+	st := &forwardState{ctx: eventCtx{Context: ctx}}
+	var claim *idempotency.Claim
+	if claimed {
+		st.claim = won
+		claim = &st.claim
+	}
 	if rc.cfg.Detach > 0 {
 		// The real clock: the deadline runs on a real timer.
 		st.ctx.detached = rc.deadlines.get(time.Now(), rc.cfg.Detach)
