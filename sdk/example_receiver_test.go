@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -56,4 +58,42 @@ func ExampleReceiver_Middleware() {
 	// 204
 	// 200 true
 	// 401 {"error":"signature_mismatch","message":"verify: no matching signature"}
+}
+
+// Asana hands over a webhook's signing secret only in its handshake: keep
+// it, and the events that follow are verified with it.
+func ExampleSecretFile() {
+	dir, _ := os.MkdirTemp("", "hookgate")
+	defer os.RemoveAll(dir)
+	scheme, _ := verify.Preset("asana")
+	v, _ := verify.New(verify.Config{Scheme: scheme, AwaitKeys: true}) // no secret yet
+	rc, err := sdk.New(sdk.Config{Source: "asana", Verifier: v,
+		Handshake: sdk.HandshakeConfig{Secrets: sdk.SecretFile(filepath.Join(dir, "asana.secret"))}})
+	if err != nil {
+		panic(err)
+	}
+	handler := rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ev, _ := sdk.EventMeta(r.Context())
+		fmt.Println("event verified with the", ev.Key, "secret")
+	}))
+
+	// Asana's handshake: an unsigned POST carrying the secret, echoed.
+	hs := httptest.NewRequest(http.MethodPost, "/asana", nil)
+	hs.Header.Set("X-Hook-Secret", "8c4f2b7d9e1a3c5b")
+	w := httptest.NewRecorder()
+	handler.ServeHTTP(w, hs)
+	fmt.Println(w.Code, w.Header().Get("X-Hook-Secret"))
+
+	// Then events, signed with that secret.
+	body := `{"events":[]}`
+	signer, _ := verify.NewSigner(scheme, verify.Key{Secret: "8c4f2b7d9e1a3c5b"})
+	h, _ := signer.Sign(verify.Message{Body: []byte(body)})
+	r := httptest.NewRequest(http.MethodPost, "/asana", strings.NewReader(body))
+	for k, vs := range h {
+		r.Header[k] = vs
+	}
+	handler.ServeHTTP(httptest.NewRecorder(), r)
+	// Output:
+	// 200 8c4f2b7d9e1a3c5b
+	// event verified with the handshake secret
 }
