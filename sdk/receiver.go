@@ -326,7 +326,8 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	}
 	ev, verr := rc.verifier.Load().Verify(&vr)
 	if errors.Is(verr, verify.ErrSignatureMismatch) && rc.recheckSecret(ctx) {
-		// Another instance kept the handshake's secret meanwhile.
+		// A secret kept by a handshake this Receiver did not answer (on
+		// another instance, or before a restart) was learned: try again.
 		ev, verr = rc.verifier.Load().Verify(&vr)
 	}
 	if rc.cfg.Observer != nil {
