@@ -400,10 +400,17 @@ func TestGatewayUpstreamDownReleases(t *testing.T) {
 	}
 }
 
+// startPair runs two gateway instances from one Caddyfile, each from
+// block(port); it returns the first and the base URL of the second.
+func startPair(t *testing.T, block func(port string) string) (*gateway, string) {
+	t.Helper()
+	second := strconv.Itoa(freePort(t))
+	return startGateway(t, block("%PORT%")+block(second)), "http://127.0.0.1:" + second
+}
+
 func TestGatewayTwoInstancesShareRedis(t *testing.T) {
 	srv := testredis.Start(t)
 	u := newUpstream(t)
-	second := freePort(t)
 	block := func(port string) string {
 		return fmt.Sprintf(`
 http://127.0.0.1:%s {
@@ -417,8 +424,8 @@ http://127.0.0.1:%s {
 }
 `, port, secretA, srv.URL, u.hostPort())
 	}
-	g := startGateway(t, block("%PORT%")+block(strconv.Itoa(second)))
-	urls := []string{g.url("/"), "http://127.0.0.1:" + strconv.Itoa(second) + "/"}
+	g, second := startPair(t, block)
+	urls := []string{g.url("/"), second + "/"}
 	for i := range 20 {
 		id := "evt_shared_" + strconv.Itoa(i)
 		for _, url := range urls {
@@ -732,8 +739,7 @@ func TestGatewayAsanaSecretInRedis(t *testing.T) {
 	const hookSecret = "0d6e2f1c9a8b7c6d5e4f3a2b1c0d9e8f"
 	srv := testredis.Start(t)
 	u := newUpstream(t)
-	second := freePort(t)
-	block := func(port string) string {
+	g, second := startPair(t, func(port string) string {
 		return fmt.Sprintf(`
 http://127.0.0.1:%s {
 	webhook_verify asana {
@@ -745,8 +751,7 @@ http://127.0.0.1:%s {
 	reverse_proxy %s
 }
 `, port, srv.URL, t.Name(), u.hostPort())
-	}
-	g := startGateway(t, block("%PORT%")+block(strconv.Itoa(second)))
+	})
 	hs, _ := http.NewRequest(http.MethodPost, g.url("/asana"), nil)
 	hs.Header.Set("X-Hook-Secret", hookSecret)
 	if resp, body := do(t, hs); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Hook-Secret") != hookSecret {
@@ -766,7 +771,7 @@ http://127.0.0.1:%s {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+strconv.Itoa(second)+"/asana", bytes.NewReader(body))
+	ev, _ := http.NewRequest(http.MethodPost, second+"/asana", bytes.NewReader(body))
 	for k, v := range h {
 		ev.Header[k] = v
 	}
