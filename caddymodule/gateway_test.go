@@ -443,6 +443,9 @@ http://127.0.0.1:%s {
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || resp.Header.Get("Hookgate-Reason") != "store_unavailable" {
 		t.Fatalf("redis down: %d %v", resp.StatusCode, resp.Header)
 	}
+	if msg := resp.Header.Get("Hookgate-Message"); strings.Contains(msg, srv.Addr) {
+		t.Errorf("redis down: the message shows the server's address: %q", msg)
+	}
 	if got := len(u.requests()); got != 20 {
 		t.Fatal("forwarded while the store was down")
 	}

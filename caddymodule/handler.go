@@ -508,7 +508,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	for k, vs := range rej.Header {
 		w.Header()[k] = vs
 	}
-	w.Header().Set("Hookgate-Message", oneLine(rej.Err.Error()))
+	w.Header().Set("Hookgate-Message", rej.Message())
 	if repl != nil {
 		repl.Set("http.webhook.reason", string(rej.Reason))
 		repl.Set("http.webhook.source", h.Source)
@@ -599,15 +599,6 @@ func (f *webhookFields) MarshalLogObject(enc zapcore.ObjectEncoder) error {
 func accessLogged(r *http.Request) bool {
 	srv, ok := r.Context().Value(caddyhttp.ServerCtxKey).(*caddyhttp.Server)
 	return !ok || srv == nil || srv.Logs != nil
-}
-
-func oneLine(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' {
-			return ' '
-		}
-		return r
-	}, s)
 }
 
 // Interface guards.

@@ -173,8 +173,9 @@ func New(cfg Config) (*Receiver, error) {
 func (rc *Receiver) Source() string { return rc.cfg.Source }
 
 // Rejection is the error Serve returns when it turns a webhook away: the
-// status and reason from the one table (Classify), a one-line message
-// safe to show the sender, and headers to send (Retry-After, RateLimit).
+// status and reason from the one table (Classify), the error (for logs),
+// a one-line message safe to show the sender (Message), and headers to
+// send (Retry-After, RateLimit).
 type Rejection struct {
 	Status int
 	Reason Reason
@@ -187,6 +188,20 @@ func (r *Rejection) Error() string { return string(r.Reason) + ": " + r.Err.Erro
 
 // Unwrap returns the underlying error, so errors.Is sees the sentinel.
 func (r *Rejection) Unwrap() error { return r.Err }
+
+// Message returns the one-line message for the sender: the error itself
+// when the request is at fault (4xx), so that the sender learns what to
+// fix; a fixed line when this side failed (5xx), whose details (a store's
+// address, a file's path) are for the logs, through Error.
+func (r *Rejection) Message() string {
+	if r.Status < 500 {
+		return strings.Join(strings.Fields(r.Err.Error()), " ")
+	}
+	if r.Reason == ReasonStoreUnavailable {
+		return "a store this endpoint depends on is unavailable; retry later"
+	}
+	return "internal error"
+}
 
 // WriteTo writes the rejection as a small JSON body,
 // {"error":"<reason>","message":"<one line>"}, with its headers.
@@ -201,7 +216,7 @@ func (r *Rejection) WriteTo(w http.ResponseWriter) {
 	_ = json.NewEncoder(w).Encode(struct {
 		Error   Reason `json:"error"`
 		Message string `json:"message"`
-	}{r.Reason, r.Err.Error()})
+	}{r.Reason, r.Message()})
 }
 
 func (rc *Receiver) reject(err error, hdr http.Header) *Rejection {

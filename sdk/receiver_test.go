@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -247,6 +248,37 @@ func (downStore) Complete(context.Context, string, string, time.Duration) error 
 	return idempotency.ErrUnavailable
 }
 func (downStore) Release(context.Context, string, string) error { return idempotency.ErrUnavailable }
+
+// addrStore fails as a real client does, naming the server it could not
+// reach.
+type addrStore struct{ downStore }
+
+func (addrStore) Claim(context.Context, string, string, time.Duration) error {
+	return fmt.Errorf("%w: dial tcp 10.9.8.7:6379: connect: connection refused", idempotency.ErrUnavailable)
+}
+
+// TestMessagesKeepInternalsInside: a rejection the sender caused says what
+// is wrong; a failure on this side (a store down) says only that, and
+// leaves its details (the store's address) to Error, for logs.
+func TestMessagesKeepInternalsInside(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Dedup, _ = idempotency.New(idempotency.Config{Store: addrStore{}})
+	})
+	w := h.do(h.request("evt_1", payload, now0))
+	assertRejected(t, w, http.StatusServiceUnavailable, ReasonStoreUnavailable)
+	if strings.Contains(w.Body.String(), "10.9.8.7") {
+		t.Errorf("503 body shows the store's address: %s", w.Body)
+	}
+	rej := h.rc.reject(fmt.Errorf("%w: dial tcp 10.9.8.7:6379", idempotency.ErrUnavailable), nil)
+	if !strings.Contains(rej.Error(), "10.9.8.7") || strings.Contains(rej.Message(), "10.9.8.7") {
+		t.Errorf("Error %q should name the address, Message %q should not", rej.Error(), rej.Message())
+	}
+	w = h.do(h.request("evt_2", payload, now0.Add(-time.Hour)))
+	assertRejected(t, w, http.StatusUnauthorized, ReasonTimestamp)
+	if !strings.Contains(w.Body.String(), "verify:") {
+		t.Errorf("401 body does not say what is wrong: %s", w.Body)
+	}
+}
 
 func TestFailOpenForwardsAndCounts(t *testing.T) {
 	h := newHarness(t, func(c *Config) {
