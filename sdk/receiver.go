@@ -340,7 +340,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 		vStart = rc.cfg.Now()
 	}
 	ev, verr := rc.verifier.Load().Verify(&vr)
-	if errors.Is(verr, verify.ErrSignatureMismatch) && rc.recheckSecret(ctx) {
+	if verr != nil && rc.cfg.Handshake.Secrets != nil && errors.Is(verr, verify.ErrSignatureMismatch) && rc.recheckSecret(ctx) {
 		// A secret kept by a handshake this Receiver did not answer (on
 		// another instance, or before a restart) was learned: try again.
 		ev, verr = rc.verifier.Load().Verify(&vr)
