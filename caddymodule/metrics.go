@@ -119,37 +119,37 @@ func (m *metrics) forSource(source string) *sourceMetrics {
 // outcome returns the cached children for an outcome and reason.
 func (sm *sourceMetrics) outcome(d *sdk.Decision) *outcomeMetrics {
 	k := [2]string{string(d.Outcome), string(d.Reason)}
-	sm.mu.RLock()
-	om := sm.byOutcome[k]
-	sm.mu.RUnlock()
-	if om == nil {
-		sm.mu.Lock()
-		if om = sm.byOutcome[k]; om == nil {
-			om = &outcomeMetrics{
-				requests: sm.m.requests.WithLabelValues(sm.source, k[0], k[1]),
-				total:    sm.m.totalTime.WithLabelValues(sm.source, k[0]),
-			}
-			sm.byOutcome[k] = om
+	return cached(&sm.mu, sm.byOutcome, k, func() *outcomeMetrics {
+		return &outcomeMetrics{
+			requests: sm.m.requests.WithLabelValues(sm.source, k[0], k[1]),
+			total:    sm.m.totalTime.WithLabelValues(sm.source, k[0]),
 		}
-		sm.mu.Unlock()
-	}
-	return om
+	})
 }
 
 // key returns the cached counter for a key name.
 func (sm *sourceMetrics) key(name string) prometheus.Counter {
-	sm.mu.RLock()
-	c := sm.byKey[name]
-	sm.mu.RUnlock()
-	if c == nil {
-		sm.mu.Lock()
-		if c = sm.byKey[name]; c == nil {
-			c = sm.m.keyMatches.WithLabelValues(sm.source, name)
-			sm.byKey[name] = c
-		}
-		sm.mu.Unlock()
+	return cached(&sm.mu, sm.byKey, name, func() prometheus.Counter {
+		return sm.m.keyMatches.WithLabelValues(sm.source, name)
+	})
+}
+
+// cached returns m[k], made by build under mu's write lock the first time
+// k is asked for; later calls take only the read lock.
+func cached[K comparable, V any](mu *sync.RWMutex, m map[K]V, k K, build func() V) V {
+	mu.RLock()
+	v, ok := m[k]
+	mu.RUnlock()
+	if ok {
+		return v
 	}
-	return c
+	mu.Lock()
+	defer mu.Unlock()
+	if v, ok = m[k]; !ok {
+		v = build()
+		m[k] = v
+	}
+	return v
 }
 
 func (sm *sourceMetrics) observe(d sdk.Decision) {
