@@ -316,6 +316,9 @@ func (c *typeCache) get(b []byte) string {
 		if s, ok := (*m)[string(b)]; ok {
 			return s
 		}
+		if len(*m) >= maxCachedTypes {
+			return string(b) // full: no lock taken for what will not be kept
+		}
 	}
 	s := string(b)
 	c.mu.Lock()
