@@ -134,18 +134,15 @@ func (rc *Receiver) learnSecret(secret string) error {
 // recheckSecret looks for a kept secret after a signature mismatched: at
 // the first mismatch (a secret kept before this Receiver was made), then
 // at most once per secretRecheck (one kept by another instance, or a
-// webhook made again). It reports whether it learned a new one.
+// webhook made again). It reports whether it learned a new one. The
+// caller has checked that Config.Handshake.Secrets is set.
 func (rc *Receiver) recheckSecret(ctx context.Context) bool {
-	store := rc.cfg.Handshake.Secrets
-	if store == nil {
-		return false
-	}
 	now := time.Now().UnixNano()
 	next := rc.learned.nextCheck.Load()
 	if now < next || !rc.learned.nextCheck.CompareAndSwap(next, now+int64(secretRecheck)) {
 		return false
 	}
-	s, err := store.Secret(ctx)
+	s, err := rc.cfg.Handshake.Secrets.Secret(ctx)
 	if err != nil || s == "" {
 		return false
 	}
