@@ -46,8 +46,13 @@ func (f secretFile) Secret(context.Context) (string, error) {
 }
 
 // Keep writes the secret to a temporary file and links it into place, so
-// that the file appears whole, and only if it did not exist.
+// that the file appears whole, and only if it did not exist. A kept secret
+// is answered with a read alone: handshakes are unsigned, and anyone may
+// send one, so they must not cost a write and an fsync each.
 func (f secretFile) Keep(ctx context.Context, secret string) (string, error) {
+	if kept, err := f.Secret(ctx); err != nil || kept != "" {
+		return kept, err
+	}
 	path := string(f)
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".hookgate-secret-*")
 	if err != nil {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestSecretFile: nothing kept reads as ""; of racing Keeps, one secret
@@ -48,5 +50,34 @@ func TestSecretFile(t *testing.T) {
 	}
 	if s, _ := SecretFile(other).Secret(ctx); s != "y" {
 		t.Fatalf("writeExclusive wrote %q", s)
+	}
+}
+
+// TestSecretFileKeepWritesOnce: once a secret is kept, Keep only reads: a
+// flood of unsigned handshakes costs no writes. A write (a temporary file
+// made and removed) would change the directory's modification time.
+func TestSecretFileKeepWritesOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f := SecretFile(filepath.Join(dir, "s"))
+	if kept, err := f.Keep(ctx, "first"); kept != "first" || err != nil {
+		t.Fatalf("first Keep: %q, %v", kept, err)
+	}
+	before, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // past any coarse timestamp granularity
+	for range 3 {
+		if kept, err := f.Keep(ctx, "second"); kept != "first" || err != nil {
+			t.Fatalf("Keep over a kept secret: %q, %v; want first", kept, err)
+		}
+	}
+	after, err := os.Stat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.ModTime().Equal(before.ModTime()) {
+		t.Errorf("Keep over a kept secret wrote into %s (mtime %v -> %v)", dir, before.ModTime(), after.ModTime())
 	}
 }
