@@ -429,7 +429,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, d *
 	if rc.cfg.Attest != nil && verified {
 		if err := rc.cfg.Attest.Attest(r.Header, st.ctx.ev); err != nil {
 			if claim != nil {
-				_ = claim.Release(context.WithoutCancel(ctx))
+				_ = claim.Release(detachedCtx{&st.ctx})
 			}
 			return fail(err, nil)
 		}
