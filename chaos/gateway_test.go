@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 // hookgateBin is the gateway binary TestMain built; buildErr says why
@@ -241,13 +243,7 @@ func (g *gateway) tail(path string) string {
 }
 
 func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return "127.0.0.1:" + strconv.Itoa(testredis.FreePort(t))
 }
 
 // newSecret returns a random Standard Webhooks secret.
