@@ -20,8 +20,8 @@ import (
 	"github.com/hookgate/hookgate/ratelimit/redislimit"
 	"github.com/hookgate/hookgate/redisclient"
 	"github.com/hookgate/hookgate/schemas"
-	"github.com/hookgate/hookgate/sdk"
-	"github.com/hookgate/hookgate/sdk/redissecret"
+	"github.com/hookgate/hookgate/sdk/receive"
+	"github.com/hookgate/hookgate/sdk/receive/redissecret"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -75,7 +75,7 @@ type Handler struct {
 	Shadow bool `json:"shadow,omitempty"`
 
 	// Attest re-signs forwarded requests with the gateway's own Standard
-	// Webhooks key, so the app behind can trust them (sdk.AttestationScheme).
+	// Webhooks key, so the app behind can trust them (receive.AttestationScheme).
 	Attest *Secret `json:"attest,omitempty"`
 
 	// VerifyToken answers subscription handshakes that echo a token
@@ -102,7 +102,7 @@ type Handler struct {
 	// DisableMetrics turns the Prometheus metrics off.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
-	receiver *sdk.Receiver
+	receiver *receive.Receiver
 	logger   *zap.Logger
 	metrics  *sourceMetrics
 	poolKeys []string
@@ -237,13 +237,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("webhook_verify: %w", err)
 	}
 
-	cfg := sdk.Config{
+	cfg := receive.Config{
 		Source:       h.Source,
 		Verifier:     v,
 		MaxBodyBytes: h.MaxBodyBytes,
 		Shadow:       h.Shadow,
 		RetryAfter:   time.Duration(h.RetryAfter),
-		Handshake:    sdk.HandshakeConfig{VerifyToken: repl.ReplaceAll(h.VerifyToken, "")},
+		Handshake:    receive.HandshakeConfig{VerifyToken: repl.ReplaceAll(h.VerifyToken, "")},
 	}
 	cfg.Handshake.Secrets = secrets
 	if h.MaxBodyBytes < 0 {
@@ -259,7 +259,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			RejectUnknown: h.Schemas.RejectUnknown,
 			CatchAll:      h.Schemas.CatchAll,
 			MaxViolations: h.Schemas.MaxViolations,
-			MaxBytes:      max(h.MaxBodyBytes, sdk.DefaultMaxBodyBytes),
+			MaxBytes:      max(h.MaxBodyBytes, receive.DefaultMaxBodyBytes),
 		})
 		if err != nil {
 			return fmt.Errorf("webhook_verify: schemas: %w", err)
@@ -273,7 +273,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if h.Attest != nil {
-		att, err := sdk.NewAttester(verify.Key{Name: h.Attest.Name, Secret: repl.ReplaceAll(h.Attest.Value, "")})
+		att, err := receive.NewAttester(verify.Key{Name: h.Attest.Name, Secret: repl.ReplaceAll(h.Attest.Value, "")})
 		if err != nil {
 			return fmt.Errorf("webhook_verify: attest: %w", err)
 		}
@@ -286,8 +286,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.metrics = m.forSource(h.Source)
 	}
-	cfg.Observer = sdk.ObserverFunc(h.observe)
-	h.receiver, err = sdk.New(cfg)
+	cfg.Observer = receive.ObserverFunc(h.observe)
+	h.receiver, err = receive.New(cfg)
 	if err != nil {
 		return fmt.Errorf("webhook_verify: %w", err)
 	}
@@ -324,7 +324,7 @@ func (h *Handler) redisOptions() (redisclient.Options, error) {
 
 // secretStore returns where a handshake's secret is kept
 // (handshake_secret_file or handshake_secret_redis), or nil.
-func (h *Handler) secretStore(scheme verify.Scheme) (sdk.SecretStore, error) {
+func (h *Handler) secretStore(scheme verify.Scheme) (receive.SecretStore, error) {
 	file := caddy.NewReplacer().ReplaceAll(h.HandshakeSecretFile, "")
 	var field string
 	switch {
@@ -341,7 +341,7 @@ func (h *Handler) secretStore(scheme verify.Scheme) (sdk.SecretStore, error) {
 		return nil, fmt.Errorf("webhook_verify: %s: scheme %q hands over no secret in its handshake", field, scheme.Name)
 	}
 	if file != "" {
-		return sdk.SecretFile(file), nil
+		return receive.SecretFile(file), nil
 	}
 	client, err := h.redisClient()
 	if err != nil {
@@ -357,7 +357,7 @@ func (h *Handler) redisPrefix() string {
 	return "hookgate:"
 }
 
-func (h *Handler) provisionDedup(cfg *sdk.Config) error {
+func (h *Handler) provisionDedup(cfg *receive.Config) error {
 	d := h.Dedup
 	if d == nil {
 		d = &DedupConfig{}
@@ -390,17 +390,9 @@ func (h *Handler) provisionDedup(cfg *sdk.Config) error {
 		return fmt.Errorf("webhook_verify: dedup: store: unknown %q (want memory, redis or off)", d.Store)
 	}
 	cfg.Namespace = d.Namespace
-	// The upstream call outlives the provider's connection: if the
-	// provider times out and hangs up, the upstream still finishes, and its
-	// 2xx completes the claim (the provider's retry meanwhile gets 409
-	// in_flight, then duplicate), instead of a cancelled call releasing it
-	// and the retry reaching the upstream twice. Bounded within the dedup
-	// lock TTL, the life of the claim (Detach may round up by a second).
-	lock := time.Duration(d.LockTTL)
-	if lock == 0 {
-		lock = idempotency.DefaultLockTTL
-	}
-	cfg.Detach = max(lock-time.Second, lock/2)
+	// receive.Config.Detach's default, derived from the lock TTL, lets
+	// the upstream call outlive the provider's connection: its 2xx still
+	// completes the claim.
 	dd, err := idempotency.New(idempotency.Config{
 		Store:    store,
 		DoneTTL:  time.Duration(d.TTL),
@@ -414,7 +406,7 @@ func (h *Handler) provisionDedup(cfg *sdk.Config) error {
 	return nil
 }
 
-func (h *Handler) provisionRateLimit(cfg *sdk.Config) error {
+func (h *Handler) provisionRateLimit(cfg *receive.Config) error {
 	rl := h.RateLimit
 	if rl == nil {
 		return nil
@@ -453,7 +445,7 @@ func (h *Handler) provisionRateLimit(cfg *sdk.Config) error {
 	cfg.RateKey = func(r *http.Request) string {
 		repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 		if repl == nil {
-			return sdk.ClientIP(r)
+			return receive.ClientIP(r)
 		}
 		return repl.ReplaceAll(keyTmpl, "")
 	}
@@ -482,7 +474,7 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
-		if ev, ok := sdk.EventMeta(r.Context()); ok {
+		if ev, ok := receive.EventMeta(r.Context()); ok {
 			fields := &webhookFields{ev: ev}
 			if repl != nil {
 				// Looked up when a placeholder is used, not set one by one
@@ -501,7 +493,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	// Declared here, not above: errors.As moves rej to the heap.
-	var rej *sdk.Rejection
+	var rej *receive.Rejection
 	if !errors.As(err, &rej) {
 		return err
 	}
@@ -521,7 +513,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 // observe logs and counts each decision. It never logs a secret, a
 // signature or the body.
-func (h *Handler) observe(_ context.Context, d sdk.Decision) {
+func (h *Handler) observe(_ context.Context, d receive.Decision) {
 	if h.metrics != nil {
 		h.metrics.observe(d)
 	}
@@ -534,11 +526,11 @@ func (h *Handler) observe(_ context.Context, d sdk.Decision) {
 		level, msg = zapcore.WarnLevel, "dedup store unavailable; forwarded without dedup (fail open)"
 	case d.StoreError:
 		level, msg = zapcore.ErrorLevel, "dedup store unavailable"
-	case d.Outcome == sdk.OutcomeShadowForwarded:
+	case d.Outcome == receive.OutcomeShadowForwarded:
 		level, msg = zapcore.InfoLevel, "shadow mode: would have rejected"
-	case d.Outcome == sdk.OutcomeRejected:
+	case d.Outcome == receive.OutcomeRejected:
 		level, msg = zapcore.DebugLevel, "webhook rejected"
-	case d.Outcome == sdk.OutcomeDuplicate:
+	case d.Outcome == receive.OutcomeDuplicate:
 		level, msg = zapcore.DebugLevel, "duplicate webhook answered without forwarding"
 	case d.RateLimitDegraded:
 		level, msg = zapcore.WarnLevel, "shared rate limiter unavailable; limited locally"
@@ -558,7 +550,7 @@ func (h *Handler) observe(_ context.Context, d sdk.Decision) {
 
 // webhookFields exposes a forwarded webhook's event as placeholders and
 // access-log fields.
-type webhookFields struct{ ev sdk.Event }
+type webhookFields struct{ ev receive.Event }
 
 // placeholder resolves {http.webhook.*} (a caddy.ReplacerFunc).
 func (f *webhookFields) placeholder(key string) (any, bool) {

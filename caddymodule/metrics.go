@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/receive"
 )
 
 // metrics are created once and registered with each config's registry
@@ -117,7 +117,7 @@ func (m *metrics) forSource(source string) *sourceMetrics {
 }
 
 // outcome returns the cached children for an outcome and reason.
-func (sm *sourceMetrics) outcome(d *sdk.Decision) *outcomeMetrics {
+func (sm *sourceMetrics) outcome(d *receive.Decision) *outcomeMetrics {
 	k := [2]string{string(d.Outcome), string(d.Reason)}
 	return cached(&sm.mu, sm.byOutcome, k, func() *outcomeMetrics {
 		return &outcomeMetrics{
@@ -152,7 +152,7 @@ func cached[K comparable, V any](mu *sync.RWMutex, m map[K]V, k K, build func() 
 	return v
 }
 
-func (sm *sourceMetrics) observe(d sdk.Decision) {
+func (sm *sourceMetrics) observe(d receive.Decision) {
 	om := sm.outcome(&d)
 	om.requests.Inc()
 	om.total.Observe(d.Total.Seconds())

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookgate/hookgate/internal/testredis"
 	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -71,7 +72,7 @@ type tally struct {
 	attempts, delivered, duplicates, inFlight, storeDown, upstreamErr, timeouts, other atomic.Int64
 }
 
-func (c *tally) observe(a sdk.Attempt) {
+func (c *tally) observe(a send.Attempt) {
 	c.attempts.Add(1)
 	switch {
 	case a.Reason == sdk.ReasonDuplicate:
@@ -221,9 +222,9 @@ func runScenario(t *testing.T, sc scenario, n int) result {
 	}
 
 	var counts tally
-	senders := make([]*sdk.Sender, sc.senders)
+	senders := make([]*send.Sender, sc.senders)
 	for i := range senders {
-		s, err := sdk.NewSender(sdk.SenderConfig{
+		s, err := send.New(send.Config{
 			Keys: []verify.Key{{Secret: secret}},
 			Client: &http.Client{
 				Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute},
@@ -232,9 +233,9 @@ func runScenario(t *testing.T, sc scenario, n int) result {
 				},
 			},
 			AttemptTimeout: sc.attemptTimeout,
-			Schedule:       sdk.Backoff(50*time.Millisecond, time.Second, 60),
+			Schedule:       send.Backoff(50*time.Millisecond, time.Second, 60),
 			MaxRetryAfter:  2 * time.Second,
-			OnAttempt:      func(_ sdk.Delivery, a sdk.Attempt) { counts.observe(a) },
+			OnAttempt:      func(_ send.Delivery, a send.Attempt) { counts.observe(a) },
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -254,18 +255,18 @@ func runScenario(t *testing.T, sc scenario, n int) result {
 	const workers = 64
 	type job struct{ i int }
 	queues := make([]chan job, sc.senders)
-	reports := make([][]*sdk.Report, sc.senders)
+	reports := make([][]*send.Report, sc.senders)
 	var wg sync.WaitGroup
 	for s := range queues {
 		queues[s] = make(chan job)
-		reports[s] = make([]*sdk.Report, n)
+		reports[s] = make([]*send.Report, n)
 		for range workers {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for j := range queues[s] {
 					body := eventBody("chaos.event", j.i)
-					rep, _ := senders[s].Send(ctx, sdk.Delivery{URL: env.gateways[s%len(env.gateways)].URL, ID: ids[j.i], Body: body})
+					rep, _ := senders[s].Send(ctx, send.Delivery{URL: env.gateways[s%len(env.gateways)].URL, ID: ids[j.i], Body: body})
 					reports[s][j.i] = rep
 				}
 			}()
@@ -310,7 +311,7 @@ func runScenario(t *testing.T, sc scenario, n int) result {
 			go func() {
 				defer rw.Done()
 				for i := range jobs {
-					rep, err := senders[0].Send(ctx, sdk.Delivery{URL: env.gateways[0].URL, ID: ids[i], Body: eventBody("chaos.event", i)})
+					rep, err := senders[0].Send(ctx, send.Delivery{URL: env.gateways[0].URL, ID: ids[i], Body: eventBody("chaos.event", i)})
 					replayed.Add(1)
 					if err == nil && len(rep.Attempts) > 0 && rep.Attempts[len(rep.Attempts)-1].Reason == sdk.ReasonDuplicate {
 						replayDups.Add(1)

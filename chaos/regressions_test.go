@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -134,16 +135,16 @@ func TestRegressionSlowUpstreamDeliveredTwice(t *testing.T) {
 		retry_after 1s
 	}
 	reverse_proxy %s`, secret, upstream.Listener.Addr()))
-	s, err := sdk.NewSender(sdk.SenderConfig{
+	s, err := send.New(send.Config{
 		Keys:           []verify.Key{{Secret: secret}},
 		AttemptTimeout: time.Second,
-		Schedule:       sdk.Backoff(50*time.Millisecond, time.Second, 10),
+		Schedule:       send.Backoff(50*time.Millisecond, time.Second, 10),
 		MaxRetryAfter:  2 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := s.Send(context.Background(), sdk.Delivery{URL: g.URL, ID: "evt_slow", Body: eventBody("chaos.event", 1)})
+	rep, err := s.Send(context.Background(), send.Delivery{URL: g.URL, ID: "evt_slow", Body: eventBody("chaos.event", 1)})
 	if err != nil {
 		t.Fatalf("send: %v", err)
 	}

@@ -155,6 +155,10 @@ func New(cfg Config) (*Deduper, error) {
 	return d, nil
 }
 
+// LockTTL returns how long a claim holds an event before it expires by
+// itself (Config.LockTTL, or its default).
+func (d *Deduper) LockTTL() time.Duration { return d.lockTTL }
+
 // Key returns the store key of event id in namespace. The namespace is
 // length-prefixed, so that no two (namespace, id) pairs share a key:
 // Key("a:b", "c") is "3:a:b:c" and Key("a", "b:c") is "1:a:b:c".

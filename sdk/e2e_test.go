@@ -14,6 +14,8 @@ import (
 	"github.com/hookgate/hookgate/ratelimit"
 	"github.com/hookgate/hookgate/schemas"
 	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/receive"
+	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -22,12 +24,12 @@ const e2eSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // e2e is a Receiver behind a real HTTP server and a Sender pointed at it.
 type e2e struct {
 	srv     *httptest.Server
-	sender  *sdk.Sender
+	sender  *send.Sender
 	handled atomic.Int64
 	ids     sync.Map // event id -> times handled
 }
 
-func newE2E(t *testing.T, scheme verify.Scheme, cfg sdk.Config, status func(n int64) int) *e2e {
+func newE2E(t *testing.T, scheme verify.Scheme, cfg receive.Config, status func(n int64) int) *e2e {
 	t.Helper()
 	v, err := verify.New(verify.Config{Scheme: scheme, Keys: []verify.Key{{Secret: e2eSecret}}})
 	if err != nil {
@@ -37,7 +39,7 @@ func newE2E(t *testing.T, scheme verify.Scheme, cfg sdk.Config, status func(n in
 	if cfg.Source == "" {
 		cfg.Source = scheme.Name
 	}
-	rc, err := sdk.New(cfg)
+	rc, err := receive.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +48,7 @@ func newE2E(t *testing.T, scheme verify.Scheme, cfg sdk.Config, status func(n in
 		status = func(int64) int { return 200 }
 	}
 	e.srv = httptest.NewServer(rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, _ := sdk.EventFrom(r.Context())
+		ev, _ := receive.EventFrom(r.Context())
 		n := e.handled.Add(1)
 		code := status(n)
 		if code/100 == 2 {
@@ -56,7 +58,7 @@ func newE2E(t *testing.T, scheme verify.Scheme, cfg sdk.Config, status func(n in
 		w.WriteHeader(code)
 	})))
 	t.Cleanup(e.srv.Close)
-	e.sender, err = sdk.NewSender(sdk.SenderConfig{
+	e.sender, err = send.New(send.Config{
 		Scheme:   scheme,
 		Keys:     []verify.Key{{Secret: e2eSecret}},
 		Schedule: []time.Duration{time.Millisecond, time.Millisecond, time.Millisecond},
@@ -84,15 +86,15 @@ func TestSenderToReceiverEveryScheme(t *testing.T) {
 			if _, err := verify.NewSigner(scheme, verify.Key{Secret: e2eSecret}); err != nil {
 				t.Skipf("%s is signed with the provider's private key: %v", name, err)
 			}
-			e := newE2E(t, scheme, sdk.Config{}, nil)
+			e := newE2E(t, scheme, receive.Config{}, nil)
 			body := []byte(`{"type":"order.created","id":"evt_e2e","event_id":"evt_e2e","data":{"n":1}}`)
-			d := sdk.Delivery{URL: e.srv.URL + "/hook", ID: "evt_e2e", Type: "order.created", Body: body}
+			d := send.Delivery{URL: e.srv.URL + "/hook", ID: "evt_e2e", Type: "order.created", Body: body}
 			if scheme.Content == "{url}{form}" {
 				d.Body = []byte("a=1&b=2")
 				d.Header = http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 			}
 			rep, err := e.sender.Send(context.Background(), d)
-			if errors.Is(err, sdk.ErrInvalidDelivery) {
+			if errors.Is(err, send.ErrInvalidDelivery) {
 				t.Skipf("%s cannot be sent by hookgate: %v", name, err)
 			}
 			if err != nil || !rep.Delivered {
@@ -122,13 +124,13 @@ func TestSenderToReceiverEveryScheme(t *testing.T) {
 
 func TestE2EFailsOnceThenSucceeds(t *testing.T) {
 	scheme, _ := verify.Preset("standard")
-	e := newE2E(t, scheme, sdk.Config{}, func(n int64) int {
+	e := newE2E(t, scheme, receive.Config{}, func(n int64) int {
 		if n == 1 {
 			return 503
 		}
 		return 200
 	})
-	rep, err := e.sender.Send(context.Background(), sdk.Delivery{URL: e.srv.URL, ID: "evt_once", Body: []byte(`{"type":"a"}`)})
+	rep, err := e.sender.Send(context.Background(), send.Delivery{URL: e.srv.URL, ID: "evt_once", Body: []byte(`{"type":"a"}`)})
 	if err != nil || len(rep.Attempts) != 2 {
 		t.Fatalf("report %+v err %v", rep, err)
 	}
@@ -139,14 +141,14 @@ func TestE2EFailsOnceThenSucceeds(t *testing.T) {
 
 func TestE2EConcurrentDuplicateDeliveries(t *testing.T) {
 	scheme, _ := verify.Preset("standard")
-	e := newE2E(t, scheme, sdk.Config{}, nil)
+	e := newE2E(t, scheme, receive.Config{}, nil)
 	var wg sync.WaitGroup
 	var delivered atomic.Int64
 	for range 20 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rep, err := e.sender.Send(context.Background(), sdk.Delivery{URL: e.srv.URL, ID: "evt_conc", Body: []byte(`{"type":"a"}`)})
+			rep, err := e.sender.Send(context.Background(), send.Delivery{URL: e.srv.URL, ID: "evt_conc", Body: []byte(`{"type":"a"}`)})
 			if err == nil && rep.Delivered {
 				delivered.Add(1)
 			}
@@ -167,15 +169,15 @@ func TestE2ERejectionsAreNotRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := newE2E(t, scheme, sdk.Config{Schemas: reg}, nil)
-	rep, err := e.sender.Send(context.Background(), sdk.Delivery{URL: e.srv.URL, ID: "evt_bad", Body: []byte(`{"type":"a"}`)})
-	if !errors.Is(err, sdk.ErrRejected) || len(rep.Attempts) != 1 || rep.Attempts[0].Reason != sdk.ReasonSchemaViolation {
+	e := newE2E(t, scheme, receive.Config{Schemas: reg}, nil)
+	rep, err := e.sender.Send(context.Background(), send.Delivery{URL: e.srv.URL, ID: "evt_bad", Body: []byte(`{"type":"a"}`)})
+	if !errors.Is(err, send.ErrRejected) || len(rep.Attempts) != 1 || rep.Attempts[0].Reason != sdk.ReasonSchemaViolation {
 		t.Fatalf("schema failure: %+v %v", rep, err)
 	}
 	// Signed with another secret: 401, not retried.
-	other, _ := sdk.NewSender(sdk.SenderConfig{Keys: []verify.Key{{Secret: "whsec_b3RoZXI="}}})
-	rep, err = other.Send(context.Background(), sdk.Delivery{URL: e.srv.URL, ID: "evt_forged", Body: []byte(`{"type":"a","data":{}}`)})
-	if !errors.Is(err, sdk.ErrRejected) || rep.Attempts[0].Reason != sdk.ReasonSignatureMismatch {
+	other, _ := send.New(send.Config{Keys: []verify.Key{{Secret: "whsec_b3RoZXI="}}})
+	rep, err = other.Send(context.Background(), send.Delivery{URL: e.srv.URL, ID: "evt_forged", Body: []byte(`{"type":"a","data":{}}`)})
+	if !errors.Is(err, send.ErrRejected) || rep.Attempts[0].Reason != sdk.ReasonSignatureMismatch {
 		t.Fatalf("wrong secret: %+v %v", rep, err)
 	}
 	if e.handled.Load() != 0 {
@@ -185,10 +187,10 @@ func TestE2ERejectionsAreNotRetried(t *testing.T) {
 
 func TestE2EStaleReplayRejected(t *testing.T) {
 	scheme, _ := verify.Preset("standard")
-	e := newE2E(t, scheme, sdk.Config{}, nil)
+	e := newE2E(t, scheme, receive.Config{}, nil)
 	old := time.Now().Add(-time.Hour)
-	stale, _ := sdk.NewSender(sdk.SenderConfig{Keys: []verify.Key{{Secret: e2eSecret}}, Now: func() time.Time { return old }, MaxAttempts: 1})
-	rep, err := stale.Send(context.Background(), sdk.Delivery{URL: e.srv.URL, ID: "evt_stale", Body: []byte(`{}`)})
+	stale, _ := send.New(send.Config{Keys: []verify.Key{{Secret: e2eSecret}}, Now: func() time.Time { return old }, MaxAttempts: 1})
+	rep, err := stale.Send(context.Background(), send.Delivery{URL: e.srv.URL, ID: "evt_stale", Body: []byte(`{}`)})
 	if err == nil || rep.Attempts[0].Reason != sdk.ReasonTimestamp {
 		t.Fatalf("stale: %+v %v", rep, err)
 	}
@@ -197,11 +199,11 @@ func TestE2EStaleReplayRejected(t *testing.T) {
 func TestE2ERateLimited(t *testing.T) {
 	scheme, _ := verify.Preset("standard")
 	lim, _ := ratelimit.NewLocal(ratelimit.Config{Rate: 0.001, Burst: 3})
-	e := newE2E(t, scheme, sdk.Config{RateLimit: lim}, nil)
-	s, _ := sdk.NewSender(sdk.SenderConfig{Keys: []verify.Key{{Secret: e2eSecret}}, MaxAttempts: 1})
+	e := newE2E(t, scheme, receive.Config{RateLimit: lim}, nil)
+	s, _ := send.New(send.Config{Keys: []verify.Key{{Secret: e2eSecret}}, MaxAttempts: 1})
 	var codes []int
 	for i := range 5 {
-		rep, _ := s.Send(context.Background(), sdk.Delivery{URL: e.srv.URL, ID: "evt_rl" + strconv.Itoa(i), Body: []byte(`{}`)})
+		rep, _ := s.Send(context.Background(), send.Delivery{URL: e.srv.URL, ID: "evt_rl" + strconv.Itoa(i), Body: []byte(`{}`)})
 		codes = append(codes, rep.Status)
 	}
 	if codes[2] != 200 || codes[3] != 429 || codes[4] != 429 {

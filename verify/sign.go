@@ -23,7 +23,8 @@ type Message struct {
 	ID string
 	// Type is the event type, sent in the scheme's type header if it has one.
 	Type string
-	// Timestamp is the signing time, for schemes that sign one.
+	// Timestamp is the signing time (zero: now). Only keys active at that
+	// time sign; schemes that sign a timestamp carry it.
 	Timestamp time.Time
 	// Body is the exact body that will be sent.
 	Body []byte
@@ -106,10 +107,13 @@ func (sg *Signer) SignBody(m Message) ([]byte, http.Header, error) {
 // sign signs m; rewrite allows adding the fields m.Body lacks.
 func (sg *Signer) sign(m Message, rewrite bool) ([]byte, http.Header, error) {
 	s := &sg.scheme
-	now := time.Now()
+	// The signing time: the message's timestamp, or now. Keys are picked
+	// by whether they are active then, so a caller with its own clock sets
+	// Timestamp and the Signer reads no other.
 	if m.Timestamp.IsZero() {
-		m.Timestamp = now
+		m.Timestamp = time.Now()
 	}
+	now := m.Timestamp
 	if sg.tmpl.uses(partID) && m.ID == "" {
 		return nil, nil, fmt.Errorf("%w: scheme %q signs the event id: Message.ID is empty", ErrConfig, s.Name)
 	}

@@ -83,6 +83,11 @@ type Request struct {
 	URL string
 	// Method is the HTTP method, for schemes that sign it.
 	Method string
+	// Now is the time the request is checked at: the timestamp tolerance
+	// and key expiries are measured from it. Zero: the Verifier's clock
+	// (Config.Now). A caller that reads its own clock once per request
+	// passes it here, as x/time/rate's AllowN takes its t.
+	Now time.Time
 }
 
 // Event is what a successful verification learned about the webhook.
@@ -421,7 +426,10 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 			}
 		}
 	}
-	now := v.now()
+	now := r.Now
+	if now.IsZero() {
+		now = v.now()
+	}
 	var ts time.Time
 	if c.timestamp != "" {
 		var err error
@@ -505,7 +513,10 @@ func (v *Verifier) verifyToken(r *Request) (Event, error) {
 		return Event{}, fmt.Errorf("%w: %s", ErrMissingHeader, s.TokenHeaders[0])
 	}
 	sum := sha256.Sum256([]byte(tok))
-	now := v.now()
+	now := r.Now
+	if now.IsZero() {
+		now = v.now()
+	}
 	active := 0
 	for _, k := range v.tokens {
 		if !live(k.expires, now) {

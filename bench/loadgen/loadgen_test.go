@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/schemas"
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -143,7 +143,7 @@ func TestRunThroughReceiver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := sdk.New(sdk.Config{Source: "bench", Verifier: v})
+	rc, err := receive.New(receive.Config{Source: "bench", Verifier: v})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/send"
 )
 
 // sendMaxBackoff caps the CLI's exponential retry delays, and
@@ -86,14 +86,14 @@ The body is --data, or BODY_FILE, or standard input.`,
 			if id == "" {
 				id = newEventID()
 			}
-			sender, err := sdk.NewSender(sdk.SenderConfig{
+			sender, err := send.New(send.Config{
 				Scheme:         scheme,
 				Keys:           keys,
 				AttemptTimeout: timeout,
-				Schedule:       sdk.Backoff(backoff, sendMaxBackoff, retries),
+				Schedule:       send.Backoff(backoff, sendMaxBackoff, retries),
 				MaxAttempts:    retries + 1,
 				MaxRetryAfter:  sendMaxRetryAfter,
-				OnAttempt: func(_ sdk.Delivery, a sdk.Attempt) {
+				OnAttempt: func(_ send.Delivery, a send.Attempt) {
 					c.logAttempt(a, retries+1)
 				},
 			})
@@ -102,8 +102,8 @@ The body is --data, or BODY_FILE, or standard input.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
-			rep, err := sender.Send(ctx, sdk.Delivery{URL: endpoint, ID: id, Type: typ, Body: body, Header: h})
-			if errors.Is(err, sdk.ErrInvalidDelivery) {
+			rep, err := sender.Send(ctx, send.Delivery{URL: endpoint, ID: id, Type: typ, Body: body, Header: h})
+			if errors.Is(err, send.ErrInvalidDelivery) {
 				return usageErrorf("%v", err)
 			}
 			if err != nil {
@@ -128,14 +128,14 @@ The body is --data, or BODY_FILE, or standard input.`,
 	fl.StringVar(&id, "id", "", "event id, the same on every attempt (default: a random msg_ id)")
 	fl.StringVar(&typ, "type", "", "event type, for schemes that send it in a header (payload-typed schemes read the body)")
 	fl.IntVar(&retries, "retries", 3, "retries after the first attempt (0: none)")
-	fl.DurationVar(&timeout, "timeout", sdk.DefaultAttemptTimeout, "timeout of each attempt")
+	fl.DurationVar(&timeout, "timeout", send.DefaultAttemptTimeout, "timeout of each attempt")
 	fl.DurationVar(&backoff, "backoff", time.Second, "delay before the first retry, doubled for each next one (jittered, at most 30s)")
 	fl.StringArrayVar(&headers, "header", nil, "extra request header as 'Name: value' (repeatable)")
 	return cmd
 }
 
 // logAttempt writes one line about an attempt to standard error.
-func (c *webhookCLI) logAttempt(a sdk.Attempt, of int) {
+func (c *webhookCLI) logAttempt(a send.Attempt, of int) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "attempt %d/%d status=%d duration=%s", a.N, of, a.Status, a.Duration.Round(time.Millisecond))
 	if a.Reason != "" {

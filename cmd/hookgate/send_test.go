@@ -153,13 +153,13 @@ func TestSendFails(t *testing.T) {
 		requests int
 	}{
 		{"gives up", []int{500}, []string{"--retries", "2"},
-			"failed status=500 attempts=3 id=msg_f: sdk: delivery attempts exhausted after 3 attempts: sdk: attempt 3: status 500\n", 3},
+			"failed status=500 attempts=3 id=msg_f: send: delivery attempts exhausted after 3 attempts: send: attempt 3: status 500\n", 3},
 		{"no retries", []int{503}, []string{"--retries", "0"},
-			"failed status=503 attempts=1 id=msg_f: sdk: delivery attempts exhausted after 1 attempts: sdk: attempt 1: status 503\n", 1},
+			"failed status=503 attempts=1 id=msg_f: send: delivery attempts exhausted after 1 attempts: send: attempt 1: status 503\n", 1},
 		{"rejected", []int{200}, []string{"--secret", "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"},
-			"failed status=401 attempts=1 id=msg_f reason=signature_mismatch: sdk: endpoint rejected the delivery: status 401\n", 1},
+			"failed status=401 attempts=1 id=msg_f reason=signature_mismatch: send: endpoint rejected the delivery: status 401\n", 1},
 		{"gone", []int{410}, nil,
-			"failed status=410 attempts=1 id=msg_f: sdk: endpoint gone: status 410\n", 1},
+			"failed status=410 attempts=1 id=msg_f: send: endpoint gone: status 410\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

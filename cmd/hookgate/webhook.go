@@ -18,7 +18,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -278,7 +278,7 @@ func (c *webhookCLI) verifyCommand() *cobra.Command {
 				return usageErrorf("%v", err)
 			}
 			if err != nil {
-				_, reason := sdk.Classify(err)
+				_, reason := receive.Classify(err)
 				return &exitError{code: exitInvalid, msg: fmt.Sprintf("invalid %s: %v", reason, err)}
 			}
 			fmt.Fprintf(c.out, "valid id=%s type=%s key=%s\n", quoteIfNeeded(ev.ID), quoteIfNeeded(ev.Type), ev.Key)

@@ -1,4 +1,4 @@
-package sdk
+package receive
 
 import (
 	"crypto/hmac"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookgate/hookgate/sdk"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -142,12 +143,12 @@ func TestSignedHandshakes(t *testing.T) {
 
 			// The same handshake signed with another secret.
 			w := serve(h, signedRequest(t, tc.scheme, "not-the-secret", tc.body, tc.extra))
-			assertRejected(t, w, http.StatusUnauthorized, ReasonSignatureMismatch)
+			assertRejected(t, w, http.StatusUnauthorized, sdk.ReasonSignatureMismatch)
 			// Unsigned.
 			r := signedRequest(t, tc.scheme, handshakeSecret, tc.body, tc.extra)
 			s, _ := verify.Preset(tc.scheme)
 			r.Header.Del(s.SignatureHeaders[0])
-			assertRejected(t, serve(h, r), http.StatusBadRequest, ReasonMissingHeader)
+			assertRejected(t, serve(h, r), http.StatusBadRequest, sdk.ReasonMissingHeader)
 			if forwarded.Load() != 0 {
 				t.Fatal("a rejected handshake was forwarded")
 			}
@@ -180,28 +181,28 @@ func TestUnsignedHandshakes(t *testing.T) {
 		r        *http.Request
 		want     string
 		wantJSON map[string]string
-		header   [2]string // a response header that must be set
-		reject   Reason    // when not answered: the rejection
+		header   [2]string  // a response header that must be set
+		reject   sdk.Reason // when not answered: the rejection
 	}{
 		{name: "meta", scheme: "meta", hc: HandshakeConfig{VerifyToken: "meatball"},
 			r: get("/hook?hub.mode=subscribe&hub.verify_token=meatball&hub.challenge=1158201444", nil), want: "1158201444"},
 		{name: "meta wrong token", scheme: "meta", hc: HandshakeConfig{VerifyToken: "meatball"},
-			r: get("/hook?hub.mode=subscribe&hub.verify_token=meatbal&hub.challenge=1158201444", nil), reject: ReasonMissingHeader},
+			r: get("/hook?hub.mode=subscribe&hub.verify_token=meatbal&hub.challenge=1158201444", nil), reject: sdk.ReasonMissingHeader},
 		{name: "meta no token configured", scheme: "meta",
-			r: get("/hook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1158201444", nil), reject: ReasonMissingHeader},
+			r: get("/hook?hub.mode=subscribe&hub.verify_token=&hub.challenge=1158201444", nil), reject: sdk.ReasonMissingHeader},
 		{name: "meta other mode", scheme: "meta", hc: HandshakeConfig{VerifyToken: "meatball"},
-			r: get("/hook?hub.mode=unsubscribe&hub.verify_token=meatball&hub.challenge=1", nil), reject: ReasonMissingHeader},
+			r: get("/hook?hub.mode=unsubscribe&hub.verify_token=meatball&hub.challenge=1", nil), reject: sdk.ReasonMissingHeader},
 		{name: "dropbox", scheme: "dropbox", r: get("/hook?challenge=abc123XYZ", nil), want: "abc123XYZ"},
-		{name: "dropbox POST", scheme: "dropbox", r: httptest.NewRequest(http.MethodPost, "/hook?challenge=abc", strings.NewReader("{}")), reject: ReasonMissingHeader},
-		{name: "dropbox long challenge", scheme: "dropbox", r: get("/hook?challenge="+long, nil), reject: ReasonMissingHeader},
+		{name: "dropbox POST", scheme: "dropbox", r: httptest.NewRequest(http.MethodPost, "/hook?challenge=abc", strings.NewReader("{}")), reject: sdk.ReasonMissingHeader},
+		{name: "dropbox long challenge", scheme: "dropbox", r: get("/hook?challenge="+long, nil), reject: sdk.ReasonMissingHeader},
 		{name: "okta", scheme: "okta", r: get("/hook", map[string]string{"X-Okta-Verification-Challenge": "X0Y6rwT1Xu3QtoC1nFYL"}),
 			wantJSON: map[string]string{"verification": "X0Y6rwT1Xu3QtoC1nFYL"}},
-		{name: "okta no challenge", scheme: "okta", r: get("/hook", nil), reject: ReasonMissingHeader},
+		{name: "okta no challenge", scheme: "okta", r: get("/hook", nil), reject: sdk.ReasonMissingHeader},
 		{name: "asana", scheme: "asana", r: post(map[string]string{"X-Hook-Secret": "b537207f20cbfa02357cf448134da559"}),
 			want: "", header: [2]string{"X-Hook-Secret", "b537207f20cbfa02357cf448134da559"}},
-		{name: "asana with a signature", scheme: "asana", r: post(map[string]string{"X-Hook-Secret": "s", "X-Hook-Signature": "00"}), reject: ReasonSignatureMismatch},
+		{name: "asana with a signature", scheme: "asana", r: post(map[string]string{"X-Hook-Secret": "s", "X-Hook-Signature": "00"}), reject: sdk.ReasonSignatureMismatch},
 		{name: "no handshake for github", scheme: "github", r: get("/hook?challenge=abc&hub.challenge=abc", map[string]string{"X-Okta-Verification-Challenge": "abc", "X-Hook-Secret": "abc"}),
-			reject: ReasonMissingHeader},
+			reject: sdk.ReasonMissingHeader},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,7 +210,7 @@ func TestUnsignedHandshakes(t *testing.T) {
 			w := serve(h, tc.r)
 			if tc.reject != "" {
 				status := http.StatusBadRequest
-				if tc.reject == ReasonSignatureMismatch {
+				if tc.reject == sdk.ReasonSignatureMismatch {
 					status = http.StatusUnauthorized
 				}
 				assertRejected(t, w, status, tc.reject)
@@ -248,7 +249,11 @@ func asanaLearner(t *testing.T, store SecretStore) (http.Handler, *atomic.Int64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := New(Config{Source: "asana", Verifier: v, Handshake: HandshakeConfig{Secrets: store}, Now: func() time.Time { return now0 }})
+	// A clock that moves: a kept secret is looked for again at most once
+	// a second by it.
+	started := time.Now()
+	clock := func() time.Time { return now0.Add(time.Since(started)) }
+	rc, err := New(Config{Source: "asana", Verifier: v, Handshake: HandshakeConfig{Secrets: store}, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +280,7 @@ func TestAsanaKeepsHandshakeSecret(t *testing.T) {
 	event := func() *http.Request {
 		return signedRequest(t, "asana", secret, `{"events":[{"action":"changed"}]}`, nil)
 	}
-	assertRejected(t, serve(a, event()), http.StatusUnauthorized, ReasonSignatureMismatch)
+	assertRejected(t, serve(a, event()), http.StatusUnauthorized, sdk.ReasonSignatureMismatch)
 
 	w := serve(a, postHeaders(map[string]string{"X-Hook-Secret": secret}))
 	if w.Code != http.StatusOK || w.Header().Get("X-Hook-Secret") != secret {
@@ -301,12 +306,12 @@ func TestAsanaKeepsHandshakeSecret(t *testing.T) {
 		t.Fatalf("repeated handshake: %d %s", w.Code, w.Body)
 	}
 	w = serve(a, postHeaders(map[string]string{"X-Hook-Secret": "attacker-chosen"}))
-	assertRejected(t, w, http.StatusForbidden, ReasonHandshakeRefused)
+	assertRejected(t, w, http.StatusForbidden, sdk.ReasonHandshakeRefused)
 	if w.Header().Get("X-Hook-Secret") != "" {
 		t.Fatal("a refused handshake echoed its secret")
 	}
 	forged := signedRequest(t, "asana", "attacker-chosen", `{"events":[]}`, nil)
-	assertRejected(t, serve(a, forged), http.StatusUnauthorized, ReasonSignatureMismatch)
+	assertRejected(t, serve(a, forged), http.StatusUnauthorized, sdk.ReasonSignatureMismatch)
 
 	// Removing the kept secret accepts a new webhook's handshake.
 	if err := os.Remove(path); err != nil {
@@ -336,7 +341,7 @@ func TestAsanaKeepsHandshakeSecret(t *testing.T) {
 func TestSecretStoreErrors(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "missing-dir")
 	h, _ := asanaLearner(t, SecretFile(filepath.Join(dir, "asana.secret")))
-	assertRejected(t, serve(h, postHeaders(map[string]string{"X-Hook-Secret": "s3cret"})), http.StatusServiceUnavailable, ReasonStoreUnavailable)
+	assertRejected(t, serve(h, postHeaders(map[string]string{"X-Hook-Secret": "s3cret"})), http.StatusServiceUnavailable, sdk.ReasonStoreUnavailable)
 
 	s, _ := verify.Preset("github")
 	v, _ := verify.New(verify.Config{Scheme: s, Keys: []verify.Key{{Secret: "x"}}})

@@ -1,4 +1,4 @@
-package sdk
+package receive
 
 import (
 	"bytes"
@@ -19,6 +19,7 @@ import (
 	"github.com/hookgate/hookgate/idempotency"
 	"github.com/hookgate/hookgate/ratelimit"
 	"github.com/hookgate/hookgate/schemas"
+	"github.com/hookgate/hookgate/sdk"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -112,7 +113,7 @@ func (h *harness) lastDecision() Decision {
 	return h.decision[len(h.decision)-1]
 }
 
-func assertRejected(t *testing.T, w *httptest.ResponseRecorder, status int, reason Reason) {
+func assertRejected(t *testing.T, w *httptest.ResponseRecorder, status int, reason sdk.Reason) {
 	t.Helper()
 	if w.Code != status {
 		t.Fatalf("status %d, want %d; body %s", w.Code, status, w.Body)
@@ -124,8 +125,8 @@ func assertRejected(t *testing.T, w *httptest.ResponseRecorder, status int, reas
 	if got.Error != string(reason) || got.Message == "" || strings.Contains(got.Message, "\n") {
 		t.Fatalf("body %+v, want reason %s and a one-line message", got, reason)
 	}
-	if w.Header().Get(HeaderReason) != string(reason) {
-		t.Fatalf("%s header %q, want %s", HeaderReason, w.Header().Get(HeaderReason), reason)
+	if w.Header().Get(sdk.HeaderReason) != string(reason) {
+		t.Fatalf("%s header %q, want %s", sdk.HeaderReason, w.Header().Get(sdk.HeaderReason), reason)
 	}
 }
 
@@ -153,46 +154,46 @@ func TestRejections(t *testing.T) {
 		mod    func(*Config)
 		req    func(h *harness) *http.Request
 		status int
-		reason Reason
+		reason sdk.Reason
 	}{
 		{"tampered body", nil, func(h *harness) *http.Request {
 			r := h.request("evt_1", payload, now0)
 			r.Body = io.NopCloser(strings.NewReader(strings.Replace(payload, "100", "900", 1)))
 			return r
-		}, 401, ReasonSignatureMismatch},
+		}, 401, sdk.ReasonSignatureMismatch},
 		{"wrong secret", nil, func(h *harness) *http.Request {
 			s, _ := verify.Preset("standard")
 			h.signer, _ = verify.NewSigner(s, verify.Key{Secret: "whsec_b3RoZXI="})
 			return h.request("evt_1", payload, now0)
-		}, 401, ReasonSignatureMismatch},
-		{"stale", nil, func(h *harness) *http.Request { return h.request("evt_1", payload, now0.Add(-time.Hour)) }, 401, ReasonTimestamp},
-		{"future", nil, func(h *harness) *http.Request { return h.request("evt_1", payload, now0.Add(time.Hour)) }, 401, ReasonTimestamp},
+		}, 401, sdk.ReasonSignatureMismatch},
+		{"stale", nil, func(h *harness) *http.Request { return h.request("evt_1", payload, now0.Add(-time.Hour)) }, 401, sdk.ReasonTimestamp},
+		{"future", nil, func(h *harness) *http.Request { return h.request("evt_1", payload, now0.Add(time.Hour)) }, 401, sdk.ReasonTimestamp},
 		{"missing signature", nil, func(h *harness) *http.Request {
 			r := h.request("evt_1", payload, now0)
 			r.Header.Del("Webhook-Signature")
 			return r
-		}, 400, ReasonMissingHeader},
+		}, 400, sdk.ReasonMissingHeader},
 		{"bad timestamp", nil, func(h *harness) *http.Request {
 			r := h.request("evt_1", payload, now0)
 			r.Header.Set("Webhook-Timestamp", "soon")
 			return r
-		}, 400, ReasonMalformedHeader},
+		}, 400, sdk.ReasonMalformedHeader},
 		{"declared too large", func(c *Config) { c.MaxBodyBytes = 10 }, func(h *harness) *http.Request {
 			r := h.request("evt_1", payload, now0)
 			r.Body = io.NopCloser(failReader{h.t})
 			return r
-		}, 413, ReasonBodyTooLarge},
+		}, 413, sdk.ReasonBodyTooLarge},
 		{"chunked too large", func(c *Config) { c.MaxBodyBytes = 10 }, func(h *harness) *http.Request {
 			r := h.request("evt_1", payload, now0)
 			r.ContentLength = -1
 			r.TransferEncoding = []string{"chunked"}
 			return r
-		}, 413, ReasonBodyTooLarge},
+		}, 413, sdk.ReasonBodyTooLarge},
 		{"truncated", nil, func(h *harness) *http.Request {
 			r := h.request("evt_1", payload, now0)
 			r.Body = io.NopCloser(strings.NewReader(payload[:10]))
 			return r
-		}, 400, ReasonBodyUnreadable},
+		}, 400, sdk.ReasonBodyUnreadable},
 		{"schema violation", func(c *Config) {
 			reg, err := schemas.New(schemas.Config{Schemas: map[string][]byte{
 				"invoice.paid": []byte(`{"type":"object","required":["data"],"properties":{"data":{"type":"object","required":["currency"]}}}`),
@@ -201,14 +202,14 @@ func TestRejections(t *testing.T) {
 				panic(err)
 			}
 			c.Schemas = reg
-		}, func(h *harness) *http.Request { return h.request("evt_1", payload, now0) }, 422, ReasonSchemaViolation},
+		}, func(h *harness) *http.Request { return h.request("evt_1", payload, now0) }, 422, sdk.ReasonSchemaViolation},
 		{"not json with schemas", func(c *Config) {
 			reg, _ := schemas.New(schemas.Config{})
 			c.Schemas = reg
-		}, func(h *harness) *http.Request { return h.request("evt_1", "plain text", now0) }, 415, ReasonPayloadNotJSON},
+		}, func(h *harness) *http.Request { return h.request("evt_1", "plain text", now0) }, 415, sdk.ReasonPayloadNotJSON},
 		{"store down", func(c *Config) {
 			c.Dedup, _ = idempotency.New(idempotency.Config{Store: downStore{}})
-		}, func(h *harness) *http.Request { return h.request("evt_1", payload, now0) }, 503, ReasonStoreUnavailable},
+		}, func(h *harness) *http.Request { return h.request("evt_1", payload, now0) }, 503, sdk.ReasonStoreUnavailable},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,7 +225,7 @@ func TestRejections(t *testing.T) {
 			if tc.status == 503 && w.Header().Get("Retry-After") == "" {
 				t.Fatal("503 without Retry-After")
 			}
-			if (tc.status == 413 || tc.reason == ReasonBodyUnreadable) && w.Header().Get("Connection") != "close" {
+			if (tc.status == 413 || tc.reason == sdk.ReasonBodyUnreadable) && w.Header().Get("Connection") != "close" {
 				t.Fatal("body refused without Connection: close: net/http would drain it before answering")
 			}
 		})
@@ -265,7 +266,7 @@ func TestMessagesKeepInternalsInside(t *testing.T) {
 		c.Dedup, _ = idempotency.New(idempotency.Config{Store: addrStore{}})
 	})
 	w := h.do(h.request("evt_1", payload, now0))
-	assertRejected(t, w, http.StatusServiceUnavailable, ReasonStoreUnavailable)
+	assertRejected(t, w, http.StatusServiceUnavailable, sdk.ReasonStoreUnavailable)
 	if strings.Contains(w.Body.String(), "10.9.8.7") {
 		t.Errorf("503 body shows the store's address: %s", w.Body)
 	}
@@ -274,7 +275,7 @@ func TestMessagesKeepInternalsInside(t *testing.T) {
 		t.Errorf("Error %q should name the address, Message %q should not", rej.Error(), rej.Message())
 	}
 	w = h.do(h.request("evt_2", payload, now0.Add(-time.Hour)))
-	assertRejected(t, w, http.StatusUnauthorized, ReasonTimestamp)
+	assertRejected(t, w, http.StatusUnauthorized, sdk.ReasonTimestamp)
 	if !strings.Contains(w.Body.String(), "verify:") {
 		t.Errorf("401 body does not say what is wrong: %s", w.Body)
 	}
@@ -307,7 +308,7 @@ func TestDuplicatesAndRetries(t *testing.T) {
 		t.Fatalf("retry %d", w.Code)
 	}
 	w := h.do(h.request("evt_1", payload, now0))
-	if w.Code != 200 || w.Header().Get(HeaderDuplicate) != "true" || w.Header().Get(HeaderReason) != "duplicate" {
+	if w.Code != 200 || w.Header().Get(sdk.HeaderDuplicate) != "true" || w.Header().Get(sdk.HeaderReason) != "duplicate" {
 		t.Fatalf("duplicate: %d %v", w.Code, w.Header())
 	}
 	if h.calls.Load() != 2 {
@@ -395,7 +396,7 @@ func TestRateLimitBeforeBody(t *testing.T) {
 	r := h.request("evt_r3", payload, now0)
 	r.Body = io.NopCloser(failReader{t})
 	w := h.do(r)
-	assertRejected(t, w, 429, ReasonRateLimited)
+	assertRejected(t, w, 429, sdk.ReasonRateLimited)
 	if w.Header().Get("Retry-After") == "" || w.Header().Get("RateLimit") == "" || w.Header().Get("RateLimit-Policy") == "" {
 		t.Fatalf("429 headers %v", w.Header())
 	}
@@ -409,7 +410,7 @@ func TestShadowForwardsEverything(t *testing.T) {
 		t.Fatalf("shadow: %d calls %d", w.Code, h.calls.Load())
 	}
 	d := h.lastDecision()
-	if d.Outcome != OutcomeShadowForwarded || d.Reason != ReasonSignatureMismatch {
+	if d.Outcome != OutcomeShadowForwarded || d.Reason != sdk.ReasonSignatureMismatch {
 		t.Fatalf("decision %+v", d)
 	}
 	if ev := <-h.got; ev.Verified {
@@ -444,7 +445,7 @@ func TestAttestation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	app, err := New(Config{Source: "gateway", Verifier: av})
+	app, err := New(Config{Source: "gateway", Verifier: av, Now: func() time.Time { return now0 }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -468,7 +469,7 @@ func TestAttestation(t *testing.T) {
 	direct := h.request("evt_b", payload, time.Now())
 	w = httptest.NewRecorder()
 	appHandler.ServeHTTP(w, direct)
-	assertRejected(t, w, 400, ReasonMissingHeader)
+	assertRejected(t, w, 400, sdk.ReasonMissingHeader)
 }
 
 func TestConfigErrors(t *testing.T) {
@@ -495,7 +496,7 @@ func TestClassifyIsOneTable(t *testing.T) {
 			t.Errorf("Classify(%v) = %d %s", c.err, status, reason)
 		}
 	}
-	if s, r := Classify(errors.New("other")); s != 500 || r != ReasonInternal {
+	if s, r := Classify(errors.New("other")); s != 500 || r != sdk.ReasonInternal {
 		t.Errorf("unknown error: %d %s", s, r)
 	}
 }
@@ -515,7 +516,7 @@ func TestAcceptedThenErrorCompletes(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 		return errors.New("client connection reset while copying the answer")
 	})
-	if w := serve("evt_ae", func(w http.ResponseWriter, r *http.Request) error { return nil }); w.Header().Get(HeaderDuplicate) != "true" {
+	if w := serve("evt_ae", func(w http.ResponseWriter, r *http.Request) error { return nil }); w.Header().Get(sdk.HeaderDuplicate) != "true" {
 		t.Fatalf("retry after an accepted delivery: status %d, not a duplicate", w.Code)
 	}
 	serve("evt_fail", func(w http.ResponseWriter, r *http.Request) error { return errors.New("upstream unreachable") })

@@ -1,4 +1,4 @@
-package sdk_test
+package send_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -44,20 +44,20 @@ func (in *inbox) got(path string) []string {
 	return ids
 }
 
-func plainSender(t *testing.T, edit func(*sdk.SenderConfig)) *sdk.Sender {
+func plainSender(t *testing.T, edit func(*send.Config)) *send.Sender {
 	t.Helper()
-	cfg := sdk.SenderConfig{Keys: []verify.Key{{Secret: testSecret}}, Schedule: []time.Duration{time.Millisecond}}
+	cfg := send.Config{Keys: []verify.Key{{Secret: testSecret}}, Schedule: []time.Duration{time.Millisecond}}
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := sdk.NewSender(cfg)
+	s, err := send.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func closeDispatcher(t *testing.T, d *sdk.Dispatcher) {
+func closeDispatcher(t *testing.T, d *send.Dispatcher) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -69,12 +69,12 @@ func closeDispatcher(t *testing.T, d *sdk.Dispatcher) {
 func TestDispatcherRouting(t *testing.T) {
 	in := newInbox(t)
 	s := plainSender(t, nil)
-	sub := func(name string, types []string, filters ...sdk.FieldFilter) sdk.Subscription {
-		return sdk.Subscription{Name: name, Endpoint: in.URL + "/" + name, Sender: s, Types: types, Filter: filters}
+	sub := func(name string, types []string, filters ...send.FieldFilter) send.Subscription {
+		return send.Subscription{Name: name, Endpoint: in.URL + "/" + name, Sender: s, Types: types, Filter: filters}
 	}
 	var mu sync.Mutex
 	results := map[string]int{}
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{OnResult: func(sub string, r *sdk.Report) {
+	d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(sub string, r *send.Report) {
 		mu.Lock()
 		defer mu.Unlock()
 		if r.Delivered {
@@ -83,23 +83,23 @@ func TestDispatcherRouting(t *testing.T) {
 	}},
 		sub("orders", []string{"order.*"}),
 		sub("all", nil),
-		sub("paid", []string{"*"}, sdk.FieldFilter{Path: "data.status", Equals: []string{"paid", "settled"}}),
-		sub("invoices", []string{"invoice.created", "invoice.paid"}, sdk.FieldFilter{Path: "data.amount", Equals: []string{"42"}}),
-		sub("live", nil, sdk.FieldFilter{Path: "data.live", Equals: []string{"true"}}, sdk.FieldFilter{Path: "data.note", Equals: []string{"null"}}),
+		sub("paid", []string{"*"}, send.FieldFilter{Path: "data.status", Equals: []string{"paid", "settled"}}),
+		sub("invoices", []string{"invoice.created", "invoice.paid"}, send.FieldFilter{Path: "data.amount", Equals: []string{"42"}}),
+		sub("live", nil, send.FieldFilter{Path: "data.live", Equals: []string{"true"}}, send.FieldFilter{Path: "data.note", Equals: []string{"null"}}),
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	events := []struct {
-		ev   sdk.Delivery
+		ev   send.Delivery
 		want int
 	}{
-		{sdk.Delivery{ID: "e1", Type: "order.created", JSON: map[string]any{"data": map[string]any{"status": "paid"}}}, 3},
-		{sdk.Delivery{ID: "e2", Body: []byte(`{"type":"invoice.created","data":{"amount":42,"live":true,"note":null}}`)}, 3},
-		{sdk.Delivery{ID: "e3", Type: "orderly", Body: []byte(`{"data":{"status":"open","live":"true"}}`)}, 1},
-		{sdk.Delivery{ID: "e4", Type: "order", Body: []byte(`not json`)}, 1},
-		{sdk.Delivery{ID: "e5", Type: "order.item.added", Body: []byte(`{"data":{"status":"settled","amount":42.0}}`)}, 3},
-		{sdk.Delivery{ID: "e6", Type: "invoice.paid", Body: []byte(`{"data":{"amount":"42","live":true}}`)}, 2},
+		{send.Delivery{ID: "e1", Type: "order.created", JSON: map[string]any{"data": map[string]any{"status": "paid"}}}, 3},
+		{send.Delivery{ID: "e2", Body: []byte(`{"type":"invoice.created","data":{"amount":42,"live":true,"note":null}}`)}, 3},
+		{send.Delivery{ID: "e3", Type: "orderly", Body: []byte(`{"data":{"status":"open","live":"true"}}`)}, 1},
+		{send.Delivery{ID: "e4", Type: "order", Body: []byte(`not json`)}, 1},
+		{send.Delivery{ID: "e5", Type: "order.item.added", Body: []byte(`{"data":{"status":"settled","amount":42.0}}`)}, 3},
+		{send.Delivery{ID: "e6", Type: "invoice.paid", Body: []byte(`{"data":{"amount":"42","live":true}}`)}, 2},
 	}
 	for _, e := range events {
 		n, err := d.Dispatch(e.ev)
@@ -123,7 +123,7 @@ func TestDispatcherRouting(t *testing.T) {
 			t.Errorf("OnResult reported %d deliveries to %s, want %d", results[path[1:]], path, len(ids))
 		}
 	}
-	if _, err := d.Dispatch(sdk.Delivery{Type: "order.created", Body: []byte(`{}`)}); !errors.Is(err, sdk.ErrDispatcherClosed) {
+	if _, err := d.Dispatch(send.Delivery{Type: "order.created", Body: []byte(`{}`)}); !errors.Is(err, send.ErrDispatcherClosed) {
 		t.Errorf("Dispatch after Close: %v", err)
 	}
 }
@@ -132,13 +132,13 @@ func TestDispatcherRouting(t *testing.T) {
 func TestDispatcherSharesEventID(t *testing.T) {
 	in := newInbox(t)
 	s := plainSender(t, nil)
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{},
-		sdk.Subscription{Name: "a", Endpoint: in.URL + "/a", Sender: s},
-		sdk.Subscription{Name: "b", Endpoint: in.URL + "/b", Sender: s})
+	d, err := send.NewDispatcher(send.DispatcherConfig{},
+		send.Subscription{Name: "a", Endpoint: in.URL + "/a", Sender: s},
+		send.Subscription{Name: "b", Endpoint: in.URL + "/b", Sender: s})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := d.Dispatch(sdk.Delivery{JSON: map[string]string{"type": "x"}}); n != 2 || err != nil {
+	if n, err := d.Dispatch(send.Delivery{JSON: map[string]string{"type": "x"}}); n != 2 || err != nil {
 		t.Fatalf("Dispatch = %d, %v", n, err)
 	}
 	closeDispatcher(t, d)
@@ -177,15 +177,15 @@ func TestDispatcherSlowEndpointDoesNotBlockOthers(t *testing.T) {
 	s := plainSender(t, nil)
 	// Two workers only: the stalled endpoint holds one, the other serves
 	// the fast endpoint.
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{Workers: 2, QueueSize: n},
-		sdk.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s},
-		sdk.Subscription{Name: "fast", Endpoint: fast.URL, Sender: s})
+	d, err := send.NewDispatcher(send.DispatcherConfig{Workers: 2, QueueSize: n},
+		send.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s},
+		send.Subscription{Name: "fast", Endpoint: fast.URL, Sender: s})
 	if err != nil {
 		t.Fatal(err)
 	}
 	timeout := time.After(10 * time.Second)
 	for i := range n {
-		if got, err := d.Dispatch(sdk.Delivery{ID: "e" + string(rune('a'+i)), Body: []byte(`{}`)}); got != 2 || err != nil {
+		if got, err := d.Dispatch(send.Delivery{ID: "e" + string(rune('a'+i)), Body: []byte(`{}`)}); got != 2 || err != nil {
 			t.Fatalf("Dispatch %d = %d, %v", i, got, err)
 		}
 		if i == 0 { // from here on, the slow endpoint holds a worker and stalls
@@ -218,13 +218,13 @@ func TestDispatcherQueueFull(t *testing.T) {
 	slow, slowArrived, release := stallServer(t)
 	in := newInbox(t)
 	s := plainSender(t, nil)
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{QueueSize: 1},
-		sdk.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s},
-		sdk.Subscription{Name: "fast", Endpoint: in.URL + "/fast", Sender: s})
+	d, err := send.NewDispatcher(send.DispatcherConfig{QueueSize: 1},
+		send.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s},
+		send.Subscription{Name: "fast", Endpoint: in.URL + "/fast", Sender: s})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dispatch := func(id string) (int, error) { return d.Dispatch(sdk.Delivery{ID: id, Body: []byte(`{}`)}) }
+	dispatch := func(id string) (int, error) { return d.Dispatch(send.Delivery{ID: id, Body: []byte(`{}`)}) }
 	if n, err := dispatch("e1"); n != 2 || err != nil {
 		t.Fatalf("e1: %d, %v", n, err)
 	}
@@ -248,7 +248,7 @@ func TestDispatcherQueueFull(t *testing.T) {
 	// endpoint has drained its own queue, so that only the slow one is full.
 	fastGot(2)
 	n, err := dispatch("e3")
-	if n != 1 || !errors.Is(err, sdk.ErrQueueFull) || !strings.Contains(err.Error(), `"slow"`) {
+	if n != 1 || !errors.Is(err, send.ErrQueueFull) || !strings.Contains(err.Error(), `"slow"`) {
 		t.Fatalf("e3: %d, %v; want 1 and ErrQueueFull naming slow", n, err)
 	}
 	close(release)
@@ -263,24 +263,24 @@ func TestDispatcherQueueFull(t *testing.T) {
 func TestDispatcherCloseDeadline(t *testing.T) {
 	slow, slowArrived, _ := stallServer(t)
 	var mu sync.Mutex
-	var results, deadLetters []*sdk.Report
-	s := plainSender(t, func(c *sdk.SenderConfig) {
-		c.OnGiveUp = func(_ sdk.Delivery, r *sdk.Report) {
+	var results, deadLetters []*send.Report
+	s := plainSender(t, func(c *send.Config) {
+		c.OnGiveUp = func(_ send.Delivery, r *send.Report) {
 			mu.Lock()
 			defer mu.Unlock()
 			deadLetters = append(deadLetters, r)
 		}
 	})
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{OnResult: func(_ string, r *sdk.Report) {
+	d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) {
 		mu.Lock()
 		defer mu.Unlock()
 		results = append(results, r)
-	}}, sdk.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s})
+	}}, send.Subscription{Name: "slow", Endpoint: slow.URL, Sender: s})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"e1", "e2", "e3"} {
-		if _, err := d.Dispatch(sdk.Delivery{ID: id, Body: []byte(`{}`)}); err != nil {
+		if _, err := d.Dispatch(send.Delivery{ID: id, Body: []byte(`{}`)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -305,39 +305,39 @@ func TestDispatcherCloseDeadline(t *testing.T) {
 
 func TestNewDispatcherConfig(t *testing.T) {
 	s := plainSender(t, nil)
-	ok := sdk.Subscription{Name: "a", Endpoint: "https://example.com/hook", Sender: s}
-	with := func(edit func(*sdk.Subscription)) sdk.Subscription {
+	ok := send.Subscription{Name: "a", Endpoint: "https://example.com/hook", Sender: s}
+	with := func(edit func(*send.Subscription)) send.Subscription {
 		sub := ok
 		edit(&sub)
 		return sub
 	}
 	tests := []struct {
 		name  string
-		cfg   sdk.DispatcherConfig
-		subs  []sdk.Subscription
+		cfg   send.DispatcherConfig
+		subs  []send.Subscription
 		field string
 	}{
-		{"negative workers", sdk.DispatcherConfig{Workers: -1}, nil, "Workers"},
-		{"negative queue", sdk.DispatcherConfig{QueueSize: -1}, nil, "QueueSize"},
-		{"no name", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Name = "" })}, "Subscription[0] ().Name"},
-		{"duplicate name", sdk.DispatcherConfig{}, []sdk.Subscription{ok, ok}, "Subscription[1] (a).Name"},
-		{"no sender", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Sender = nil })}, "Sender"},
-		{"bad endpoint", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Endpoint = "example.com" })}, "Endpoint"},
-		{"bad pattern", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Types = []string{"order.*", "or*der"} })}, "Types[1]"},
-		{"bad suffix", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Types = []string{"order*"} })}, "Types[0]"},
-		{"empty pattern", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Types = []string{""} })}, "Types[0]"},
-		{"bad path", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) {
-			s.Filter = []sdk.FieldFilter{{Path: "data..status", Equals: []string{"x"}}}
+		{"negative workers", send.DispatcherConfig{Workers: -1}, nil, "Workers"},
+		{"negative queue", send.DispatcherConfig{QueueSize: -1}, nil, "QueueSize"},
+		{"no name", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Name = "" })}, "Subscription[0] ().Name"},
+		{"duplicate name", send.DispatcherConfig{}, []send.Subscription{ok, ok}, "Subscription[1] (a).Name"},
+		{"no sender", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Sender = nil })}, "Sender"},
+		{"bad endpoint", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Endpoint = "example.com" })}, "Endpoint"},
+		{"bad pattern", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Types = []string{"order.*", "or*der"} })}, "Types[1]"},
+		{"bad suffix", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Types = []string{"order*"} })}, "Types[0]"},
+		{"empty pattern", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Types = []string{""} })}, "Types[0]"},
+		{"bad path", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) {
+			s.Filter = []send.FieldFilter{{Path: "data..status", Equals: []string{"x"}}}
 		})}, "Filter[0].Path"},
-		{"no values", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) {
-			s.Filter = []sdk.FieldFilter{{Path: "data.status"}}
+		{"no values", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) {
+			s.Filter = []send.FieldFilter{{Path: "data.status"}}
 		})}, "Filter[0].Equals"},
-		{"negative concurrency", sdk.DispatcherConfig{}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Concurrency = -1 })}, "Concurrency"},
-		{"concurrency above workers", sdk.DispatcherConfig{Workers: 2}, []sdk.Subscription{with(func(s *sdk.Subscription) { s.Concurrency = 3 })}, "Concurrency"},
+		{"negative concurrency", send.DispatcherConfig{}, []send.Subscription{with(func(s *send.Subscription) { s.Concurrency = -1 })}, "Concurrency"},
+		{"concurrency above workers", send.DispatcherConfig{Workers: 2}, []send.Subscription{with(func(s *send.Subscription) { s.Concurrency = 3 })}, "Concurrency"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d, err := sdk.NewDispatcher(tt.cfg, tt.subs...)
+			d, err := send.NewDispatcher(tt.cfg, tt.subs...)
 			if err == nil {
 				closeDispatcher(t, d)
 				t.Fatalf("no error, want one naming %s", tt.field)
@@ -347,7 +347,7 @@ func TestNewDispatcherConfig(t *testing.T) {
 			}
 		})
 	}
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{}, ok, with(func(s *sdk.Subscription) { s.Name = "b"; s.Concurrency = 8 }))
+	d, err := send.NewDispatcher(send.DispatcherConfig{}, ok, with(func(s *send.Subscription) { s.Name = "b"; s.Concurrency = 8 }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
 // Package redissecret keeps a signing secret that a provider hands over in
-// its handshake (Asana's X-Hook-Secret) in Redis: an [sdk.SecretStore]
+// its handshake (Asana's X-Hook-Secret) in Redis: an [receive.SecretStore]
 // shared by every instance that uses the same server, as the Redis dedup
 // store is. Use a server that persists its data (RDB or AOF): a secret
 // lost with the server's memory is given nowhere else, and the webhook
@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/receive"
 )
 
 // keep sets the key unless it exists, and returns its value either way,
@@ -31,11 +31,11 @@ type store struct {
 
 // New returns a SecretStore keeping the secret under key. The secret has
 // no expiry; delete the key to accept a new handshake.
-func New(client redis.UniversalClient, key string) sdk.SecretStore {
+func New(client redis.UniversalClient, key string) receive.SecretStore {
 	return &store{client: client, key: key}
 }
 
-// Secret implements [sdk.SecretStore].
+// Secret implements [receive.SecretStore].
 func (s *store) Secret(ctx context.Context) (string, error) {
 	v, err := s.client.Get(ctx, s.key).Result()
 	if errors.Is(err, redis.Nil) {
@@ -44,7 +44,7 @@ func (s *store) Secret(ctx context.Context) (string, error) {
 	return v, err
 }
 
-// Keep implements [sdk.SecretStore].
+// Keep implements [receive.SecretStore].
 func (s *store) Keep(ctx context.Context, secret string) (string, error) {
 	return keep.Run(ctx, s.client, []string{s.key}, secret).Text()
 }

@@ -1,4 +1,4 @@
-package sdk_test
+package send_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -67,21 +67,21 @@ func ExampleSender() {
 	}))
 	defer srv.Close()
 
-	sender, err := sdk.NewSender(sdk.SenderConfig{
+	sender, err := send.New(send.Config{
 		Scheme:   scheme,
 		Keys:     []verify.Key{{Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}},
-		Schedule: sdk.Backoff(time.Millisecond, 10*time.Millisecond, 3),
-		OnAttempt: func(d sdk.Delivery, a sdk.Attempt) {
+		Schedule: send.Backoff(time.Millisecond, 10*time.Millisecond, 3),
+		OnAttempt: func(d send.Delivery, a send.Attempt) {
 			fmt.Println("attempt", a.N, "status", a.Status)
 		},
-		OnGiveUp: func(d sdk.Delivery, r *sdk.Report) {
+		OnGiveUp: func(d send.Delivery, r *send.Report) {
 			// Store d for a later replay: the dead-letter point.
 		},
 	})
 	if err != nil {
 		panic(err)
 	}
-	rep, err := sender.Send(context.Background(), sdk.Delivery{
+	rep, err := sender.Send(context.Background(), send.Delivery{
 		URL:  srv.URL,
 		ID:   "msg_2Lk9",
 		JSON: map[string]any{"type": "invoice.paid", "data": map[string]any{"amount": 4200}},
@@ -106,23 +106,23 @@ func ExampleDispatcher() {
 	}))
 	defer srv.Close()
 
-	sender, err := sdk.NewSender(sdk.SenderConfig{Keys: []verify.Key{{Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}})
+	sender, err := send.New(send.Config{Keys: []verify.Key{{Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}})
 	if err != nil {
 		panic(err)
 	}
-	d, err := sdk.NewDispatcher(sdk.DispatcherConfig{},
-		sdk.Subscription{Name: "billing", Endpoint: srv.URL + "/billing", Sender: sender,
+	d, err := send.NewDispatcher(send.DispatcherConfig{},
+		send.Subscription{Name: "billing", Endpoint: srv.URL + "/billing", Sender: sender,
 			Types:  []string{"order.*"},
-			Filter: []sdk.FieldFilter{{Path: "data.status", Equals: []string{"paid", "refunded"}}}},
-		sdk.Subscription{Name: "audit", Endpoint: srv.URL + "/audit", Sender: sender, Types: []string{"*"}},
+			Filter: []send.FieldFilter{{Path: "data.status", Equals: []string{"paid", "refunded"}}}},
+		send.Subscription{Name: "audit", Endpoint: srv.URL + "/audit", Sender: sender, Types: []string{"*"}},
 	)
 	if err != nil {
 		panic(err)
 	}
-	n, err := d.Dispatch(sdk.Delivery{ID: "msg_1", Type: "order.updated",
+	n, err := d.Dispatch(send.Delivery{ID: "msg_1", Type: "order.updated",
 		JSON: map[string]any{"type": "order.updated", "data": map[string]any{"status": "paid"}}})
 	fmt.Println("msg_1 queued for", n, err)
-	n, err = d.Dispatch(sdk.Delivery{ID: "msg_2", Type: "order.updated",
+	n, err = d.Dispatch(send.Delivery{ID: "msg_2", Type: "order.updated",
 		JSON: map[string]any{"type": "order.updated", "data": map[string]any{"status": "open"}}})
 	fmt.Println("msg_2 queued for", n, err)
 

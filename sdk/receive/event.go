@@ -1,8 +1,10 @@
-package sdk
+package receive
 
 import (
 	"context"
 	"time"
+
+	"github.com/hookgate/hookgate/sdk"
 )
 
 // Event is a webhook that passed the pipeline, as the next handler sees it.
@@ -76,7 +78,7 @@ type Decision struct {
 	Outcome Outcome
 	// Reason and Status are set for rejections (and, in shadow mode, for
 	// the check that would have rejected) and duplicates.
-	Reason Reason
+	Reason sdk.Reason
 	Status int
 	// EventID and EventType are known once the signature matched.
 	EventID   string

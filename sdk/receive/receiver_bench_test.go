@@ -1,4 +1,4 @@
-package sdk
+package receive
 
 import (
 	"bytes"
@@ -84,7 +84,7 @@ func BenchmarkMiddleware(b *testing.B) {
 		dd, _ := idempotency.New(idempotency.Config{Store: mem})
 		s, _ := verify.Preset("standard")
 		v, _ := verify.New(verify.Config{Scheme: s, Keys: []verify.Key{{Secret: secret}}, Now: func() time.Time { return now0 }})
-		rc, err := New(Config{Source: "bench", Verifier: v, Dedup: dd})
+		rc, err := New(Config{Source: "bench", Verifier: v, Dedup: dd, Now: func() time.Time { return now0 }})
 		if err != nil {
 			b.Fatal(err)
 		}

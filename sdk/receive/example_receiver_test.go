@@ -1,4 +1,4 @@
-package sdk_test
+package receive_test
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -23,12 +24,12 @@ func ExampleReceiver_Middleware() {
 	if err != nil {
 		panic(err)
 	}
-	rc, err := sdk.New(sdk.Config{Source: "billing", Verifier: v})
+	rc, err := receive.New(receive.Config{Source: "billing", Verifier: v})
 	if err != nil {
 		panic(err)
 	}
 	handler := rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, _ := sdk.EventFrom(r.Context())
+		ev, _ := receive.EventFrom(r.Context())
 		body, _ := io.ReadAll(r.Body) // the raw bytes, restored
 		fmt.Printf("handled %s %s (%d bytes, key %s)\n", ev.ID, ev.Type, len(body), ev.Key)
 		w.WriteHeader(http.StatusNoContent)
@@ -67,13 +68,13 @@ func ExampleSecretFile() {
 	defer os.RemoveAll(dir)
 	scheme, _ := verify.Preset("asana")
 	v, _ := verify.New(verify.Config{Scheme: scheme, AwaitKeys: true}) // no secret yet
-	rc, err := sdk.New(sdk.Config{Source: "asana", Verifier: v,
-		Handshake: sdk.HandshakeConfig{Secrets: sdk.SecretFile(filepath.Join(dir, "asana.secret"))}})
+	rc, err := receive.New(receive.Config{Source: "asana", Verifier: v,
+		Handshake: receive.HandshakeConfig{Secrets: receive.SecretFile(filepath.Join(dir, "asana.secret"))}})
 	if err != nil {
 		panic(err)
 	}
 	handler := rc.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ev, _ := sdk.EventMeta(r.Context())
+		ev, _ := receive.EventMeta(r.Context())
 		fmt.Println("event verified with the", ev.Key, "secret")
 	}))
 

@@ -1,4 +1,4 @@
-package sdk_test
+package send_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/sdk"
+	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -109,18 +110,18 @@ func (s *scriptServer) requests() []recorded {
 // hookLog records the Sender's hooks.
 type hookLog struct {
 	mu       sync.Mutex
-	attempts []sdk.Attempt
-	gaveUp   []*sdk.Report
-	given    []sdk.Delivery
+	attempts []send.Attempt
+	gaveUp   []*send.Report
+	given    []send.Delivery
 }
 
-func (h *hookLog) onAttempt(_ sdk.Delivery, a sdk.Attempt) {
+func (h *hookLog) onAttempt(_ send.Delivery, a send.Attempt) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.attempts = append(h.attempts, a)
 }
 
-func (h *hookLog) onGiveUp(d sdk.Delivery, r *sdk.Report) {
+func (h *hookLog) onGiveUp(d send.Delivery, r *send.Report) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.gaveUp = append(h.gaveUp, r)
@@ -135,9 +136,9 @@ func (h *hookLog) counts() (attempts, gaveUp int) {
 
 // testSender returns a Sender on a fake clock, with the schedule
 // 10s, 20s, 40s jittered by one half, and hooks recorded in the log.
-func testSender(t *testing.T, clock *fakeClock, log *hookLog, edit func(*sdk.SenderConfig)) *sdk.Sender {
+func testSender(t *testing.T, clock *fakeClock, log *hookLog, edit func(*send.Config)) *send.Sender {
 	t.Helper()
-	cfg := sdk.SenderConfig{
+	cfg := send.Config{
 		Keys:      []verify.Key{{Name: "k1", Secret: testSecret}},
 		Schedule:  []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second},
 		Now:       clock.Now,
@@ -149,14 +150,14 @@ func testSender(t *testing.T, clock *fakeClock, log *hookLog, edit func(*sdk.Sen
 	if edit != nil {
 		edit(&cfg)
 	}
-	s, err := sdk.NewSender(cfg)
+	s, err := send.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
-func statuses(r *sdk.Report) []int {
+func statuses(r *send.Report) []int {
 	var out []int
 	for _, a := range r.Attempts {
 		out = append(out, a.Status)
@@ -169,7 +170,7 @@ func TestSenderRetries(t *testing.T) {
 	tests := []struct {
 		name       string
 		replies    []reply
-		edit       func(*sdk.SenderConfig)
+		edit       func(*send.Config)
 		wantStatus []int
 		wantSleeps []time.Duration
 		wantErr    error
@@ -184,19 +185,19 @@ func TestSenderRetries(t *testing.T) {
 		{name: "network error then 200", replies: []reply{{hangUp: true}, {status: 200}},
 			wantStatus: []int{0, 200}, wantSleeps: []time.Duration{5 * time.Second}},
 		{name: "schedule's last entry repeats", replies: []reply{{status: 502}},
-			edit:       func(c *sdk.SenderConfig) { c.MaxAttempts = 5 },
+			edit:       func(c *send.Config) { c.MaxAttempts = 5 },
 			wantStatus: []int{502, 502, 502, 502, 502},
 			wantSleeps: []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second, 20 * time.Second},
-			wantErr:    sdk.ErrGaveUp},
+			wantErr:    send.ErrGaveUp},
 		{name: "gives up after the schedule", replies: []reply{{status: 500}},
 			wantStatus: []int{500, 500, 500, 500},
 			wantSleeps: []time.Duration{5 * time.Second, 10 * time.Second, 20 * time.Second},
-			wantErr:    sdk.ErrGaveUp},
+			wantErr:    send.ErrGaveUp},
 		{name: "MaxAttempts 1 disables retries", replies: []reply{{status: 500}},
-			edit:       func(c *sdk.SenderConfig) { c.MaxAttempts = 1 },
-			wantStatus: []int{500}, wantErr: sdk.ErrGaveUp},
+			edit:       func(c *send.Config) { c.MaxAttempts = 1 },
+			wantStatus: []int{500}, wantErr: send.ErrGaveUp},
 		{name: "no jitter", replies: []reply{{status: 500}, {status: 200}},
-			edit:       func(c *sdk.SenderConfig) { c.Rand = func() float64 { return 1 } },
+			edit:       func(c *send.Config) { c.Rand = func() float64 { return 1 } },
 			wantStatus: []int{500, 200}, wantSleeps: []time.Duration{10 * time.Second}},
 		{name: "Retry-After seconds", replies: []reply{{status: 429, header: map[string]string{"Retry-After": "7"}}, {status: 200}},
 			wantStatus: []int{429, 200}, wantSleeps: []time.Duration{7 * time.Second}},
@@ -209,30 +210,30 @@ func TestSenderRetries(t *testing.T) {
 			{status: 200}},
 			wantStatus: []int{503, 200}, wantSleeps: []time.Duration{0}},
 		{name: "Retry-After capped", replies: []reply{{status: 503, header: map[string]string{"Retry-After": "99999999999999999999"}}, {status: 200}},
-			edit:       func(c *sdk.SenderConfig) { c.MaxRetryAfter = time.Minute },
+			edit:       func(c *send.Config) { c.MaxRetryAfter = time.Minute },
 			wantStatus: []int{503, 200}, wantSleeps: []time.Duration{time.Minute}},
 		{name: "Retry-After unreadable", replies: []reply{{status: 503, header: map[string]string{"Retry-After": "soon"}}, {status: 200}},
 			wantStatus: []int{503, 200}, wantSleeps: []time.Duration{5 * time.Second}},
 		{name: "409 with Retry-After retried", replies: []reply{{status: 409, header: map[string]string{"Retry-After": "2", sdk.HeaderReason: "in_flight"}}, {status: 200}},
 			wantStatus: []int{409, 200}, wantSleeps: []time.Duration{2 * time.Second}},
 		{name: "409 not retried", replies: []reply{{status: 409}, {status: 200}},
-			wantStatus: []int{409}, wantErr: sdk.ErrRejected},
+			wantStatus: []int{409}, wantErr: send.ErrRejected},
 		{name: "400 not retried", replies: []reply{{status: 400}, {status: 200}},
-			wantStatus: []int{400}, wantErr: sdk.ErrRejected},
+			wantStatus: []int{400}, wantErr: send.ErrRejected},
 		{name: "401 not retried", replies: []reply{{status: 401}, {status: 200}},
-			wantStatus: []int{401}, wantErr: sdk.ErrRejected},
+			wantStatus: []int{401}, wantErr: send.ErrRejected},
 		{name: "redirect not followed", replies: []reply{{status: 307, header: map[string]string{"Location": "/elsewhere"}}, {status: 200}},
-			wantStatus: []int{307}, wantErr: sdk.ErrRejected},
+			wantStatus: []int{307}, wantErr: send.ErrRejected},
 		{name: "410 stops at once", replies: []reply{{status: 503}, {status: 410}, {status: 200}},
 			wantStatus: []int{503, 410}, wantSleeps: []time.Duration{5 * time.Second},
-			wantErr: sdk.ErrEndpointGone, gone: true},
+			wantErr: send.ErrEndpointGone, gone: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newScriptServer(t, tt.replies...)
 			clock, log := newFakeClock(), &hookLog{}
 			s := testSender(t, clock, log, tt.edit)
-			rep, err := s.Send(context.Background(), sdk.Delivery{URL: srv.URL, JSON: map[string]string{"type": "ping"}})
+			rep, err := s.Send(context.Background(), send.Delivery{URL: srv.URL, JSON: map[string]string{"type": "ping"}})
 			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
 				t.Fatalf("err = %v, want %v", err, tt.wantErr)
 			}
@@ -280,8 +281,8 @@ func TestSenderRetries(t *testing.T) {
 func TestSenderReportsGatewayReason(t *testing.T) {
 	srv := newScriptServer(t, reply{status: 401, header: map[string]string{sdk.HeaderReason: "signature_mismatch"}})
 	s := testSender(t, newFakeClock(), &hookLog{}, nil)
-	rep, err := s.Send(context.Background(), sdk.Delivery{URL: srv.URL, Body: []byte(`{}`)})
-	if !errors.Is(err, sdk.ErrRejected) || rep.Attempts[0].Reason != sdk.ReasonSignatureMismatch {
+	rep, err := s.Send(context.Background(), send.Delivery{URL: srv.URL, Body: []byte(`{}`)})
+	if !errors.Is(err, send.ErrRejected) || rep.Attempts[0].Reason != sdk.ReasonSignatureMismatch {
 		t.Fatalf("err %v, reason %q", err, rep.Attempts[0].Reason)
 	}
 }
@@ -293,7 +294,7 @@ func TestSenderAttemptsAreSignedAfresh(t *testing.T) {
 	clock := newFakeClock()
 	s := testSender(t, clock, &hookLog{}, nil)
 	body := []byte(`{"type":"order.created","n":1}`)
-	rep, err := s.Send(context.Background(), sdk.Delivery{URL: srv.URL, ID: "msg_stable", Body: body})
+	rep, err := s.Send(context.Background(), send.Delivery{URL: srv.URL, ID: "msg_stable", Body: body})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,10 +337,10 @@ func TestSenderAttemptsAreSignedAfresh(t *testing.T) {
 func TestSenderSignsWithEveryActiveKey(t *testing.T) {
 	srv := newScriptServer(t, reply{status: 200})
 	clock := newFakeClock()
-	s := testSender(t, clock, &hookLog{}, func(c *sdk.SenderConfig) {
+	s := testSender(t, clock, &hookLog{}, func(c *send.Config) {
 		c.Keys = []verify.Key{{Name: "old", Secret: testSecret}, {Name: "new", Secret: testNewSecret}}
 	})
-	if _, err := s.Send(context.Background(), sdk.Delivery{URL: srv.URL, ID: "msg_1", Body: []byte(`{"type":"a"}`)}); err != nil {
+	if _, err := s.Send(context.Background(), send.Delivery{URL: srv.URL, ID: "msg_1", Body: []byte(`{"type":"a"}`)}); err != nil {
 		t.Fatal(err)
 	}
 	r := srv.requests()[0]
@@ -359,7 +360,7 @@ func TestSenderSignsWithEveryActiveKey(t *testing.T) {
 func TestSenderRequest(t *testing.T) {
 	srv := newScriptServer(t, reply{status: 200})
 	s := testSender(t, newFakeClock(), &hookLog{}, nil)
-	rep, err := s.Send(context.Background(), sdk.Delivery{
+	rep, err := s.Send(context.Background(), send.Delivery{
 		URL:    srv.URL,
 		Type:   "order.created",
 		JSON:   map[string]any{"type": "order.created", "n": 1},
@@ -373,7 +374,7 @@ func TestSenderRequest(t *testing.T) {
 		t.Errorf("id %q, header %q", rep.ID, r.header.Get("Webhook-Id"))
 	}
 	for name, want := range map[string]string{
-		"Content-Type": "application/json", "User-Agent": sdk.DefaultUserAgent, "X-Tenant": "acme",
+		"Content-Type": "application/json", "User-Agent": send.DefaultUserAgent, "X-Tenant": "acme",
 	} {
 		if got := r.header.Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
@@ -386,8 +387,8 @@ func TestSenderRequest(t *testing.T) {
 
 	// A raw body with its own content type; no attempt header.
 	srv2 := newScriptServer(t, reply{status: 200})
-	s2 := testSender(t, newFakeClock(), &hookLog{}, func(c *sdk.SenderConfig) { c.AttemptHeader = "-"; c.UserAgent = "acme/1" })
-	if _, err := s2.Send(context.Background(), sdk.Delivery{URL: srv2.URL, Body: []byte("a=1"), Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}); err != nil {
+	s2 := testSender(t, newFakeClock(), &hookLog{}, func(c *send.Config) { c.AttemptHeader = "-"; c.UserAgent = "acme/1" })
+	if _, err := s2.Send(context.Background(), send.Delivery{URL: srv2.URL, Body: []byte("a=1"), Header: http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}}); err != nil {
 		t.Fatal(err)
 	}
 	r = srv2.requests()[0]
@@ -401,22 +402,22 @@ func TestSenderInvalidDelivery(t *testing.T) {
 	tests := []struct {
 		name   string
 		scheme verify.Scheme
-		d      sdk.Delivery
+		d      send.Delivery
 	}{
-		{name: "no URL", d: sdk.Delivery{Body: []byte("{}")}},
-		{name: "relative URL", d: sdk.Delivery{URL: "/hooks", Body: []byte("{}")}},
-		{name: "ftp URL", d: sdk.Delivery{URL: "ftp://example.com/x", Body: []byte("{}")}},
-		{name: "Body and JSON", d: sdk.Delivery{URL: "http://127.0.0.1:1/", Body: []byte("{}"), JSON: 1}},
-		{name: "JSON does not marshal", d: sdk.Delivery{URL: "http://127.0.0.1:1/", JSON: make(chan int)}},
+		{name: "no URL", d: send.Delivery{Body: []byte("{}")}},
+		{name: "relative URL", d: send.Delivery{URL: "/hooks", Body: []byte("{}")}},
+		{name: "ftp URL", d: send.Delivery{URL: "ftp://example.com/x", Body: []byte("{}")}},
+		{name: "Body and JSON", d: send.Delivery{URL: "http://127.0.0.1:1/", Body: []byte("{}"), JSON: 1}},
+		{name: "JSON does not marshal", d: send.Delivery{URL: "http://127.0.0.1:1/", JSON: make(chan int)}},
 		{name: "body the scheme cannot sign", scheme: twilio,
-			d: sdk.Delivery{URL: "http://127.0.0.1:1/?bodySHA256=00", Body: []byte("{}")}},
+			d: send.Delivery{URL: "http://127.0.0.1:1/?bodySHA256=00", Body: []byte("{}")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			log := &hookLog{}
-			s := testSender(t, newFakeClock(), log, func(c *sdk.SenderConfig) { c.Scheme = tt.scheme })
+			s := testSender(t, newFakeClock(), log, func(c *send.Config) { c.Scheme = tt.scheme })
 			rep, err := s.Send(context.Background(), tt.d)
-			if !errors.Is(err, sdk.ErrInvalidDelivery) || rep == nil || len(rep.Attempts) != 0 {
+			if !errors.Is(err, send.ErrInvalidDelivery) || rep == nil || len(rep.Attempts) != 0 {
 				t.Fatalf("err = %v, report %+v", err, rep)
 			}
 			if a, g := log.counts(); a+g != 0 {
@@ -441,8 +442,8 @@ func TestSenderAttemptTimeout(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	s := testSender(t, newFakeClock(), &hookLog{}, func(c *sdk.SenderConfig) { c.AttemptTimeout = 50 * time.Millisecond })
-	rep, err := s.Send(context.Background(), sdk.Delivery{URL: srv.URL, Body: []byte("{}")})
+	s := testSender(t, newFakeClock(), &hookLog{}, func(c *send.Config) { c.AttemptTimeout = 50 * time.Millisecond })
+	rep, err := s.Send(context.Background(), send.Delivery{URL: srv.URL, Body: []byte("{}")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -452,8 +453,8 @@ func TestSenderAttemptTimeout(t *testing.T) {
 }
 
 // sendAsync runs Send on its own goroutine.
-func sendAsync(s *sdk.Sender, ctx context.Context, d sdk.Delivery) <-chan *sdk.Report {
-	ch := make(chan *sdk.Report, 1)
+func sendAsync(s *send.Sender, ctx context.Context, d send.Delivery) <-chan *send.Report {
+	ch := make(chan *send.Report, 1)
 	go func() {
 		r, _ := s.Send(ctx, d)
 		ch <- r
@@ -461,7 +462,7 @@ func sendAsync(s *sdk.Sender, ctx context.Context, d sdk.Delivery) <-chan *sdk.R
 	return ch
 }
 
-func awaitReport(t *testing.T, ch <-chan *sdk.Report) *sdk.Report {
+func awaitReport(t *testing.T, ch <-chan *send.Report) *send.Report {
 	t.Helper()
 	select {
 	case r := <-ch:
@@ -484,7 +485,7 @@ func TestSenderContextCancel(t *testing.T) {
 		log := &hookLog{}
 		s := testSender(t, newFakeClock(), log, nil)
 		ctx, cancel := context.WithCancel(context.Background())
-		ch := sendAsync(s, ctx, sdk.Delivery{URL: srv.URL, Body: []byte("{}")})
+		ch := sendAsync(s, ctx, send.Delivery{URL: srv.URL, Body: []byte("{}")})
 		<-got
 		cancel()
 		rep := awaitReport(t, ch)
@@ -499,16 +500,16 @@ func TestSenderContextCancel(t *testing.T) {
 		srv := newScriptServer(t, reply{status: 503})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		s, err := sdk.NewSender(sdk.SenderConfig{
+		s, err := send.New(send.Config{
 			Keys:      []verify.Key{{Secret: testSecret}},
 			Schedule:  []time.Duration{time.Hour}, // the real timer
 			Rand:      func() float64 { return 1 },
-			OnAttempt: func(sdk.Delivery, sdk.Attempt) { cancel() },
+			OnAttempt: func(send.Delivery, send.Attempt) { cancel() },
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rep := awaitReport(t, sendAsync(s, ctx, sdk.Delivery{URL: srv.URL, Body: []byte("{}")}))
+		rep := awaitReport(t, sendAsync(s, ctx, send.Delivery{URL: srv.URL, Body: []byte("{}")}))
 		if !errors.Is(rep.Err, context.Canceled) || len(rep.Attempts) != 1 || rep.Attempts[0].Delay != time.Hour {
 			t.Fatalf("report %+v", rep)
 		}
@@ -519,7 +520,7 @@ func TestSenderContextCancel(t *testing.T) {
 		s := testSender(t, newFakeClock(), log, nil)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		rep, err := s.Send(ctx, sdk.Delivery{URL: srv.URL, Body: []byte("{}")})
+		rep, err := s.Send(ctx, send.Delivery{URL: srv.URL, Body: []byte("{}")})
 		if !errors.Is(err, context.Canceled) || len(rep.Attempts) != 0 || len(srv.requests()) != 0 {
 			t.Fatalf("err %v, report %+v", err, rep)
 		}
@@ -536,8 +537,8 @@ func TestSenderEveryScheme(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			scheme, _ := verify.Preset(name)
 			if scheme.PublicKey() {
-				if _, err := sdk.NewSender(sdk.SenderConfig{Scheme: scheme, Keys: []verify.Key{{Secret: testSecret}}}); !errors.Is(err, verify.ErrConfig) {
-					t.Fatalf("NewSender for a public-key scheme: %v", err)
+				if _, err := send.New(send.Config{Scheme: scheme, Keys: []verify.Key{{Secret: testSecret}}}); !errors.Is(err, verify.ErrConfig) {
+					t.Fatalf("New for a public-key scheme: %v", err)
 				}
 				t.Skip("signed with the provider's private key; hookgate only verifies it")
 			}
@@ -555,8 +556,8 @@ func TestSenderEveryScheme(t *testing.T) {
 				}
 			}))
 			defer srv.Close()
-			s := testSender(t, clock, &hookLog{}, func(c *sdk.SenderConfig) { c.Scheme = scheme })
-			d := sdk.Delivery{URL: srv.URL + "/hooks/in?tenant=acme", ID: "evt_1", Type: "order.created",
+			s := testSender(t, clock, &hookLog{}, func(c *send.Config) { c.Scheme = scheme })
+			d := send.Delivery{URL: srv.URL + "/hooks/in?tenant=acme", ID: "evt_1", Type: "order.created",
 				Body: []byte(`{"id":"evt_1","event_id":"evt_1","type":"order.created"}`)}
 			if name == "twilio" {
 				d.Body = []byte(url.Values{"CallSid": {"CA1"}, "From": {"+15551234"}}.Encode())
@@ -574,21 +575,21 @@ func TestNewSenderConfig(t *testing.T) {
 	keys := []verify.Key{{Secret: testSecret}}
 	tests := []struct {
 		name  string
-		cfg   sdk.SenderConfig
+		cfg   send.Config
 		field string
 	}{
-		{"no keys", sdk.SenderConfig{}, "Keys"},
-		{"public key only", sdk.SenderConfig{Keys: []verify.Key{{PublicKey: "whpk_x"}}}, "Keys[0]"},
-		{"bad scheme", sdk.SenderConfig{Scheme: verify.Scheme{Name: "x"}, Keys: keys}, "SignatureHeaders"},
-		{"negative timeout", sdk.SenderConfig{Keys: keys, AttemptTimeout: -1}, "AttemptTimeout"},
-		{"negative attempts", sdk.SenderConfig{Keys: keys, MaxAttempts: -1}, "MaxAttempts"},
-		{"negative Retry-After cap", sdk.SenderConfig{Keys: keys, MaxRetryAfter: -1}, "MaxRetryAfter"},
-		{"negative delay", sdk.SenderConfig{Keys: keys, Schedule: []time.Duration{time.Second, -1}}, "Schedule[1]"},
-		{"bad attempt header", sdk.SenderConfig{Keys: keys, AttemptHeader: "Webhook Attempt"}, "AttemptHeader"},
+		{"no keys", send.Config{}, "Keys"},
+		{"public key only", send.Config{Keys: []verify.Key{{PublicKey: "whpk_x"}}}, "Keys[0]"},
+		{"bad scheme", send.Config{Scheme: verify.Scheme{Name: "x"}, Keys: keys}, "SignatureHeaders"},
+		{"negative timeout", send.Config{Keys: keys, AttemptTimeout: -1}, "AttemptTimeout"},
+		{"negative attempts", send.Config{Keys: keys, MaxAttempts: -1}, "MaxAttempts"},
+		{"negative Retry-After cap", send.Config{Keys: keys, MaxRetryAfter: -1}, "MaxRetryAfter"},
+		{"negative delay", send.Config{Keys: keys, Schedule: []time.Duration{time.Second, -1}}, "Schedule[1]"},
+		{"bad attempt header", send.Config{Keys: keys, AttemptHeader: "Webhook Attempt"}, "AttemptHeader"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := sdk.NewSender(tt.cfg)
+			_, err := send.New(tt.cfg)
 			if err == nil || !strings.Contains(err.Error(), tt.field) {
 				t.Fatalf("err = %v, want one naming %s", err, tt.field)
 			}
@@ -597,7 +598,7 @@ func TestNewSenderConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := sdk.NewSender(sdk.SenderConfig{Keys: keys}); err != nil {
+	if _, err := send.New(send.Config{Keys: keys}); err != nil {
 		t.Fatalf("defaults: %v", err)
 	}
 }
@@ -615,7 +616,7 @@ func TestBackoff(t *testing.T) {
 		{time.Duration(1) << 62, 0, 3, []time.Duration{1 << 62, 1 << 62, 1 << 62}},
 	}
 	for _, tt := range tests {
-		if got := sdk.Backoff(tt.base, tt.max, tt.retries); !slices.Equal(got, tt.want) {
+		if got := send.Backoff(tt.base, tt.max, tt.retries); !slices.Equal(got, tt.want) {
 			t.Errorf("Backoff(%v, %v, %d) = %v, want %v", tt.base, tt.max, tt.retries, got, tt.want)
 		}
 	}

@@ -1,4 +1,4 @@
-package sdk
+package send
 
 import (
 	"bytes"
@@ -18,9 +18,9 @@ var (
 	// ErrQueueFull: a matching subscription's queue had no room, so the
 	// event was not queued for it (it was for the others). The message
 	// names the subscription.
-	ErrQueueFull = errors.New("sdk: subscription queue full")
+	ErrQueueFull = errors.New("send: subscription queue full")
 	// ErrDispatcherClosed: Close has been called; nothing was queued.
-	ErrDispatcherClosed = errors.New("sdk: dispatcher closed")
+	ErrDispatcherClosed = errors.New("send: dispatcher closed")
 )
 
 // Defaults of [DispatcherConfig].
@@ -114,9 +114,9 @@ type dispatchSub struct {
 func NewDispatcher(cfg DispatcherConfig, subs ...Subscription) (*Dispatcher, error) {
 	switch {
 	case cfg.Workers < 0:
-		return nil, errors.New("sdk: DispatcherConfig.Workers: negative")
+		return nil, errors.New("send: DispatcherConfig.Workers: negative")
 	case cfg.QueueSize < 0:
-		return nil, errors.New("sdk: DispatcherConfig.QueueSize: negative")
+		return nil, errors.New("send: DispatcherConfig.QueueSize: negative")
 	}
 	workers := cfg.Workers
 	if workers == 0 {
@@ -130,7 +130,7 @@ func NewDispatcher(cfg DispatcherConfig, subs ...Subscription) (*Dispatcher, err
 	names := make(map[string]bool, len(subs))
 	for i, s := range subs {
 		bad := func(field, format string, args ...any) error {
-			return fmt.Errorf("sdk: Subscription[%d] (%s).%s: %s", i, s.Name, field, fmt.Sprintf(format, args...))
+			return fmt.Errorf("send: Subscription[%d] (%s).%s: %s", i, s.Name, field, fmt.Sprintf(format, args...))
 		}
 		switch {
 		case s.Name == "":
@@ -277,7 +277,7 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		d.cancel()
 		<-d.done
-		return fmt.Errorf("sdk: dispatcher close: %w", ctx.Err())
+		return fmt.Errorf("send: dispatcher close: %w", ctx.Err())
 	}
 }
 

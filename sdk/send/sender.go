@@ -1,4 +1,4 @@
-package sdk
+package send
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookgate/hookgate/sdk"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -27,34 +28,34 @@ import (
 var (
 	// ErrEndpointGone: the endpoint answered 410 Gone. The sender stopped
 	// at once; the caller should disable the subscription.
-	ErrEndpointGone = errors.New("sdk: endpoint gone")
+	ErrEndpointGone = errors.New("send: endpoint gone")
 	// ErrRejected: the endpoint answered a status that retrying will not
 	// change: a 4xx other than 408, 410 and 429 (and 409 with a
 	// Retry-After), or a 3xx (redirects are not followed, since a
 	// signature may cover the URL).
-	ErrRejected = errors.New("sdk: endpoint rejected the delivery")
+	ErrRejected = errors.New("send: endpoint rejected the delivery")
 	// ErrGaveUp: every attempt failed with a retryable outcome (a network
 	// error, a timeout, 408, 429, 5xx, or 409 with a Retry-After); the
 	// last one is wrapped too.
-	ErrGaveUp = errors.New("sdk: delivery attempts exhausted")
+	ErrGaveUp = errors.New("send: delivery attempts exhausted")
 	// ErrInvalidDelivery: the Delivery cannot be sent as given (no valid
 	// URL, both Body and JSON set, JSON that does not marshal, a body the
 	// scheme cannot sign). No attempt was made and no hook was called.
-	ErrInvalidDelivery = errors.New("sdk: invalid delivery")
+	ErrInvalidDelivery = errors.New("send: invalid delivery")
 )
 
-// Defaults of [SenderConfig].
+// Defaults of [Config].
 const (
 	// DefaultAttemptTimeout bounds one attempt when
-	// SenderConfig.AttemptTimeout is zero.
+	// Config.AttemptTimeout is zero.
 	DefaultAttemptTimeout = 15 * time.Second
 	// DefaultMaxRetryAfter caps a Retry-After when
-	// SenderConfig.MaxRetryAfter is zero.
+	// Config.MaxRetryAfter is zero.
 	DefaultMaxRetryAfter = time.Hour
 	// DefaultAttemptHeader carries the attempt number (1, 2, ...) when
-	// SenderConfig.AttemptHeader is empty.
+	// Config.AttemptHeader is empty.
 	DefaultAttemptHeader = "Webhook-Attempt"
-	// DefaultUserAgent is sent when SenderConfig.UserAgent is empty.
+	// DefaultUserAgent is sent when Config.UserAgent is empty.
 	DefaultUserAgent = "hookgate-sender"
 )
 
@@ -76,9 +77,9 @@ var defaultSenderClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// SenderConfig configures a [Sender]. Only Keys is required: the rest
+// Config configures a [Sender]. Only Keys is required: the rest
 // defaults to Standard Webhooks with its recommended retry schedule.
-type SenderConfig struct {
+type Config struct {
 	// Scheme is how every attempt is signed. Default (a Scheme with no
 	// Name and no SignatureHeaders): Standard Webhooks, verify.Preset("standard").
 	Scheme verify.Scheme
@@ -170,14 +171,14 @@ type Attempt struct {
 	N int
 	// At is when the attempt started; its signed timestamp.
 	At time.Time
-	// Duration is how long the request took, by SenderConfig.Now.
+	// Duration is how long the request took, by Config.Now.
 	Duration time.Duration
 	// Status is the response status; 0 when there was no response.
 	Status int
-	// Reason is the response's Hookgate-Reason header ([HeaderReason]):
+	// Reason is the response's Hookgate-Reason header ([sdk.HeaderReason]):
 	// why a hookgate receiver turned the webhook away, or "duplicate" on a
 	// 200 for an event it already had. Empty otherwise.
-	Reason Reason
+	Reason sdk.Reason
 	// Err is nil when the attempt delivered the event, else why it did not.
 	Err error
 	// Retry reports whether another attempt is scheduled, after Delay.
@@ -204,7 +205,7 @@ type Report struct {
 }
 
 // Sender delivers signed events to endpoints, retrying with backoff.
-// Make one with [NewSender]; the zero value is not usable. It is safe for
+// Make one with [New]; the zero value is not usable. It is safe for
 // concurrent use, and one Sender may serve many endpoints.
 type Sender struct {
 	signer        *verify.Signer
@@ -222,11 +223,11 @@ type Sender struct {
 	rand          func() float64
 }
 
-// NewSender validates cfg and returns a Sender. Errors name the field at
+// New validates cfg and returns a Sender. Errors name the field at
 // fault; a bad Scheme or Keys wraps verify's error.
-func NewSender(cfg SenderConfig) (*Sender, error) {
+func New(cfg Config) (*Sender, error) {
 	bad := func(field, format string, args ...any) error {
-		return fmt.Errorf("sdk: SenderConfig.%s: %s", field, fmt.Sprintf(format, args...))
+		return fmt.Errorf("send: Config.%s: %s", field, fmt.Sprintf(format, args...))
 	}
 	scheme := cfg.Scheme
 	if scheme.Name == "" && len(scheme.SignatureHeaders) == 0 {
@@ -234,7 +235,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	signer, err := verify.NewSigner(scheme, cfg.Keys...)
 	if err != nil {
-		return nil, fmt.Errorf("sdk: SenderConfig: %w", err)
+		return nil, fmt.Errorf("send: Config: %w", err)
 	}
 	s := &Sender{
 		signer:        signer,
@@ -289,7 +290,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 }
 
 // Backoff returns an exponential retry schedule for
-// SenderConfig.Schedule: retries delays, the first base and each next one
+// Config.Schedule: retries delays, the first base and each next one
 // double the last, capped at limit (no cap when limit <= 0). The sender
 // jitters each in full. Backoff(time.Second, 5*time.Second, 4) is
 // 1s, 2s, 4s, 5s.
@@ -350,7 +351,7 @@ func (s *Sender) deliver(ctx context.Context, d Delivery, slots workerSlots) *Re
 	rep.ID = d.ID
 	for n := 1; ; n++ {
 		if err := slots.acquire(ctx); err != nil {
-			rep.Err = fmt.Errorf("sdk: delivery canceled: %w", err)
+			rep.Err = fmt.Errorf("send: delivery canceled: %w", err)
 			break
 		}
 		a, retryAfter, hasRetryAfter, out := s.attempt(ctx, &d, n)
@@ -380,7 +381,7 @@ func (s *Sender) deliver(ctx context.Context, d Delivery, slots workerSlots) *Re
 			if last {
 				rep.Err = fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, n, a.Err)
 			} else if err := s.sleep(ctx, a.Delay); err != nil {
-				rep.Err = fmt.Errorf("sdk: delivery canceled: %w", err)
+				rep.Err = fmt.Errorf("send: delivery canceled: %w", err)
 			} else {
 				continue
 			}
@@ -399,14 +400,14 @@ func (s *Sender) deliver(ctx context.Context, d Delivery, slots workerSlots) *Re
 func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, retryAfter time.Duration, hasRetryAfter bool, out outcome) {
 	a = Attempt{N: n, At: s.now()}
 	if err := ctx.Err(); err != nil {
-		a.Err = fmt.Errorf("sdk: delivery canceled: %w", err)
+		a.Err = fmt.Errorf("send: delivery canceled: %w", err)
 		return a, 0, false, outCanceled
 	}
 	body, sig, err := s.signer.SignBody(verify.Message{
 		ID: d.ID, Type: d.Type, Timestamp: a.At, Body: d.Body, URL: d.URL, Method: http.MethodPost,
 	})
 	if err != nil {
-		a.Err = fmt.Errorf("sdk: sign: %w", err)
+		a.Err = fmt.Errorf("send: sign: %w", err)
 		return a, 0, false, outSignFailed
 	}
 	actx, cancel := context.WithTimeout(ctx, s.timeout)
@@ -445,17 +446,17 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 	if err != nil {
 		a.Duration = s.now().Sub(a.At)
 		if cerr := ctx.Err(); cerr != nil {
-			a.Err = fmt.Errorf("sdk: delivery canceled: %w", cerr)
+			a.Err = fmt.Errorf("send: delivery canceled: %w", cerr)
 			return a, 0, false, outCanceled
 		}
-		a.Err = fmt.Errorf("sdk: attempt %d: %w", n, err)
+		a.Err = fmt.Errorf("send: attempt %d: %w", n, err)
 		return a, 0, false, outRetry
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 	_ = resp.Body.Close()
 	a.Duration = s.now().Sub(a.At)
 	a.Status = resp.StatusCode
-	a.Reason = Reason(resp.Header.Get(HeaderReason))
+	a.Reason = sdk.Reason(resp.Header.Get(sdk.HeaderReason))
 	code := resp.StatusCode
 	retryAfter, hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
 	switch {
@@ -466,7 +467,7 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 		return a, 0, false, outGone
 	case code == http.StatusRequestTimeout, code == http.StatusTooManyRequests, code >= 500,
 		code == http.StatusConflict && hasRetryAfter:
-		a.Err = fmt.Errorf("sdk: attempt %d: status %d", n, code)
+		a.Err = fmt.Errorf("send: attempt %d: status %d", n, code)
 		return a, retryAfter, hasRetryAfter, outRetry
 	default:
 		a.Err = fmt.Errorf("%w: status %d", ErrRejected, code)

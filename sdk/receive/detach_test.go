@@ -1,12 +1,13 @@
-package sdk
+package receive
 
 import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/hookgate/hookgate/idempotency"
 )
 
 type ctxKey struct{}
@@ -20,7 +21,7 @@ func TestDetach(t *testing.T) {
 		detach time.Duration
 	}{
 		{"detached", 300 * time.Millisecond},
-		{"attached", 0},
+		{"attached", -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, func(c *Config) { c.Detach = tc.detach })
@@ -61,7 +62,7 @@ func TestDetach(t *testing.T) {
 			if s.value != "v" || !s.event {
 				t.Errorf("request value %v, event %v: want both through the context", s.value, s.event)
 			}
-			if tc.detach == 0 {
+			if tc.detach < 0 {
 				if !errors.Is(s.errAfterHangUp, context.Canceled) || s.derivedEnded < 0 {
 					t.Fatalf("attached: after the hang-up, err %v, derived context ended: %v", s.errAfterHangUp, s.derivedEnded >= 0)
 				}
@@ -80,10 +81,30 @@ func TestDetach(t *testing.T) {
 	}
 }
 
-func TestDetachValidated(t *testing.T) {
-	s := newHarness(t, nil).rc.cfg
-	s.Detach = -time.Second
-	if _, err := New(s); err == nil || !strings.Contains(err.Error(), "Config.Detach") {
-		t.Fatalf("negative Detach: %v, want an error naming Config.Detach", err)
+// TestDetachDefault: with dedup, Detach defaults to just under the lock
+// TTL, the life of a claim; without dedup, or when negative, it is off.
+func TestDetachDefault(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+		want time.Duration
+	}{
+		{"dedup", func(*Config) {}, idempotency.DefaultLockTTL - time.Second},
+		{"no dedup", func(c *Config) { c.NoDedup = true }, 0},
+		{"off", func(c *Config) { c.Detach = -1 }, -1},
+		{"set", func(c *Config) { c.Detach = time.Second }, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := newHarness(t, nil).rc.cfg
+			cfg.Detach, cfg.Dedup = 0, nil
+			tc.cfg(&cfg)
+			rc, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rc.cfg.Detach != tc.want {
+				t.Fatalf("Detach %v, want %v", rc.cfg.Detach, tc.want)
+			}
+		})
 	}
 }

@@ -1,4 +1,4 @@
-package sdk
+package receive
 
 import (
 	"net/http"
@@ -38,7 +38,6 @@ func AttestationScheme() verify.Scheme {
 // gateway's attestation. It is safe for concurrent use.
 type Attester struct {
 	signer *verify.Signer
-	now    func() time.Time
 }
 
 // NewAttester returns an Attester signing with the gateway's keys
@@ -49,17 +48,22 @@ func NewAttester(keys ...verify.Key) (*Attester, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Attester{signer: sg, now: time.Now}, nil
+	return &Attester{signer: sg}, nil
 }
 
-// Attest sets the attestation headers for ev on h, replacing any the
-// request arrived with.
+// Attest sets the attestation headers for ev on h, signed now, replacing
+// any the request arrived with.
 func (a *Attester) Attest(h http.Header, ev Event) error {
+	return a.attest(h, ev, time.Now())
+}
+
+// attest is Attest at a given time: the pipeline's reading of its clock.
+func (a *Attester) attest(h http.Header, ev Event, now time.Time) error {
 	id := ev.ID
 	if id == "" {
-		id = ev.Source + "-" + a.now().UTC().Format("20060102T150405.000000000")
+		id = ev.Source + "-" + now.UTC().Format("20060102T150405.000000000")
 	}
-	signed, err := a.signer.Sign(verify.Message{ID: id, Type: ev.Type, Timestamp: a.now(), Body: ev.Body})
+	signed, err := a.signer.Sign(verify.Message{ID: id, Type: ev.Type, Timestamp: now, Body: ev.Body})
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sdk
+package receive
 
 import (
 	"context"
@@ -101,9 +101,9 @@ func writeExclusive(path, secret string) error {
 var (
 	// ErrHandshakeRefused: a handshake brought a secret other than the one
 	// kept for the source.
-	ErrHandshakeRefused = errors.New("sdk: handshake refused: another secret is kept for this source; remove it to accept a new one")
+	ErrHandshakeRefused = errors.New("receive: handshake refused: another secret is kept for this source; remove it to accept a new one")
 	// ErrSecretStore: the SecretStore failed.
-	ErrSecretStore = errors.New("sdk: handshake secret store unavailable")
+	ErrSecretStore = errors.New("receive: handshake secret store unavailable")
 )
 
 // handshakeKey names the key learned from a handshake, in Event.Key.
@@ -141,8 +141,8 @@ func (rc *Receiver) learnSecret(secret string) error {
 // at most once per secretRecheck (one kept by another instance, or a
 // webhook made again). It reports whether it learned a new one. The
 // caller has checked that Config.Handshake.Secrets is set.
-func (rc *Receiver) recheckSecret(ctx context.Context) bool {
-	now := time.Now().UnixNano()
+func (rc *Receiver) recheckSecret(ctx context.Context, at time.Time) bool {
+	now := at.UnixNano()
 	next := rc.learned.nextCheck.Load()
 	if now < next || !rc.learned.nextCheck.CompareAndSwap(next, now+int64(secretRecheck)) {
 		return false

@@ -13,7 +13,8 @@ import (
 
 	"github.com/hookgate/hookgate/internal/testredis"
 	"github.com/hookgate/hookgate/sdk"
-	"github.com/hookgate/hookgate/sdk/redissecret"
+	"github.com/hookgate/hookgate/sdk/receive"
+	"github.com/hookgate/hookgate/sdk/receive/redissecret"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -74,8 +75,8 @@ func TestAsanaInstancesShareTheSecret(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rc, err := sdk.New(sdk.Config{Source: "asana", Verifier: v,
-			Handshake: sdk.HandshakeConfig{Secrets: redissecret.New(newClient(t, srv), key)}})
+		rc, err := receive.New(receive.Config{Source: "asana", Verifier: v,
+			Handshake: receive.HandshakeConfig{Secrets: redissecret.New(newClient(t, srv), key)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -124,8 +125,8 @@ func TestServerDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := sdk.New(sdk.Config{Source: "asana", Verifier: v,
-		Handshake: sdk.HandshakeConfig{Secrets: redissecret.New(c, "k")}})
+	rc, err := receive.New(receive.Config{Source: "asana", Verifier: v,
+		Handshake: receive.HandshakeConfig{Secrets: redissecret.New(c, "k")}})
 	if err != nil {
 		t.Fatalf("New with Redis down: %v", err)
 	}

@@ -1,0 +1,15 @@
+// Package send is the sending end of hookgate's webhook pipeline: a
+// [Sender] signs each delivery with every active key of its scheme,
+// delivers it, and retries with exponential backoff and full jitter,
+// honouring Retry-After and stopping at 410 Gone; a [Dispatcher] fans
+// events out to subscriptions by event type.
+//
+// The safe sequence:
+//
+//	s, err := send.New(send.Config{Keys: []verify.Key{{Secret: "whsec_..."}}})
+//	rep, err := s.Send(ctx, send.Delivery{URL: url, ID: "evt_1", Type: "invoice.paid", Body: body})
+//	// rep.Attempts: every attempt's status, duration and the receiver's reason
+//
+// A receiver built with package receive answers with a stable reason in
+// the Hookgate-Reason header, which the Sender reports ([Attempt]).
+package send
