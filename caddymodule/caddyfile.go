@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
@@ -470,26 +472,14 @@ func parseRate(s string) (float64, error) {
 	return 0, fmt.Errorf("rate %q: unit must be s, m or h", s)
 }
 
-// parseSize reads a byte size such as 1048576, 512KB, 1MiB or 10MB.
+// parseSize reads a byte size such as 1048576, 512KB, 1MiB or 10MB, the
+// way Caddy's request_body max_size does (go-humanize), within 1 TiB.
 func parseSize(s string) (int64, error) {
-	units := []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
-	mult := int64(1)
-	num := strings.TrimSpace(s)
-	for _, u := range units {
-		if strings.HasSuffix(strings.ToUpper(num), strings.ToUpper(u.suffix)) {
-			num = strings.TrimSpace(num[:len(num)-len(u.suffix)])
-			mult = u.mult
-			break
-		}
+	n, err := humanize.ParseBytes(s)
+	if err != nil || n == 0 || n > 1<<40 {
+		return 0, fmt.Errorf("size %q: want a positive size up to 1TiB such as 1MiB or 65536", s)
 	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n <= 0 || n > (1<<40)/mult {
-		return 0, fmt.Errorf("size %q: want a positive size such as 1MiB or 65536", s)
-	}
-	return n * mult, nil
+	return int64(n), nil
 }
 
 // Interface guard.
