@@ -21,11 +21,11 @@ func BenchmarkMemory(b *testing.B) {
 	i := uint64(0)
 	for b.Loop() {
 		i++
-		key := idempotency.Key("stripe", string(strconv.AppendUint(n[:0], i, 36)))
-		if err := m.Claim(ctx, key, "token", time.Minute); err != nil {
+		key := idempotency.Key{Namespace: "stripe", ID: string(strconv.AppendUint(n[:0], i, 36))}
+		if err := m.Claim(ctx, key, idempotency.Token{Seq: 1}, time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		if err := m.Complete(ctx, key, "token", time.Hour); err != nil {
+		if err := m.Complete(ctx, key, idempotency.Token{Seq: 1}, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -42,21 +42,21 @@ func BenchmarkMemoryFull(b *testing.B) {
 			m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: size})
 			var n [20]byte
 			i := uint64(0)
-			next := func() string {
+			next := func() idempotency.Key {
 				i++
-				return idempotency.Key("stripe", string(strconv.AppendUint(n[:0], i, 36)))
+				return idempotency.Key{Namespace: "stripe", ID: string(strconv.AppendUint(n[:0], i, 36))}
 			}
 			for range size {
 				key := next()
-				_ = m.Claim(ctx, key, "token", time.Minute)
-				_ = m.Complete(ctx, key, "token", time.Hour)
+				_ = m.Claim(ctx, key, idempotency.Token{Seq: 1}, time.Minute)
+				_ = m.Complete(ctx, key, idempotency.Token{Seq: 1}, time.Hour)
 			}
 			for b.Loop() {
 				key := next()
-				if err := m.Claim(ctx, key, "token", time.Minute); err != nil {
+				if err := m.Claim(ctx, key, idempotency.Token{Seq: 1}, time.Minute); err != nil {
 					b.Fatal(err)
 				}
-				if err := m.Complete(ctx, key, "token", time.Hour); err != nil {
+				if err := m.Complete(ctx, key, idempotency.Token{Seq: 1}, time.Hour); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -79,11 +79,11 @@ func BenchmarkMemoryParallel(b *testing.B) {
 		i := uint64(0)
 		for pb.Next() {
 			i++
-			key := idempotency.Key("stripe", prefix+string(strconv.AppendUint(n[:0], i, 36)))
-			if err := m.Claim(ctx, key, "token", time.Minute); err != nil {
+			key := idempotency.Key{Namespace: "stripe", ID: prefix + string(strconv.AppendUint(n[:0], i, 36))}
+			if err := m.Claim(ctx, key, idempotency.Token{Seq: 1}, time.Minute); err != nil {
 				b.Fatal(err)
 			}
-			if err := m.Complete(ctx, key, "token", time.Hour); err != nil {
+			if err := m.Complete(ctx, key, idempotency.Token{Seq: 1}, time.Hour); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -113,7 +113,7 @@ func BenchmarkBareMap(b *testing.B) {
 	i := uint64(0)
 	for b.Loop() {
 		i++
-		key := idempotency.Key("stripe", string(strconv.AppendUint(n[:0], i, 36)))
+		key := idempotency.Key{Namespace: "stripe", ID: string(strconv.AppendUint(n[:0], i, 36))}.String()
 		mu.Lock()
 		if _, ok := m[key]; !ok {
 			m[key] = entry{"token", 1}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -65,18 +64,18 @@ type Store interface {
 	// call is harmless); ErrDuplicate when the key is done; ErrInFlight
 	// when another token holds it; an error wrapping ErrUnavailable when the
 	// store cannot answer.
-	Claim(ctx context.Context, key, token string, lockTTL time.Duration) error
+	Claim(ctx context.Context, key Key, token Token, lockTTL time.Duration) error
 
 	// Complete marks key done for doneTTL. It returns nil when token still
 	// holds the key, when the key is free (the lock expired and nobody took
 	// it), and when the key is already done (so a retried call is harmless);
 	// ErrLockLost, without changing anything, when another token holds it.
-	Complete(ctx context.Context, key, token string, doneTTL time.Duration) error
+	Complete(ctx context.Context, key Key, token Token, doneTTL time.Duration) error
 
 	// Release frees key if token still holds it, and otherwise does
 	// nothing: a completed key is never released. It returns an error only
 	// when the store cannot answer.
-	Release(ctx context.Context, key, token string) error
+	Release(ctx context.Context, key Key, token Token) error
 }
 
 // Config configures a [Deduper]. The zero value is valid: an in-process
@@ -159,20 +158,38 @@ func New(cfg Config) (*Deduper, error) {
 // itself (Config.LockTTL, or its default).
 func (d *Deduper) LockTTL() time.Duration { return d.lockTTL }
 
-// Key returns the store key of event id in namespace. The namespace is
-// length-prefixed, so that no two (namespace, id) pairs share a key:
-// Key("a:b", "c") is "3:a:b:c" and Key("a", "b:c") is "1:a:b:c".
-func Key(namespace, id string) string {
-	return string(appendKey(make([]byte, 0, len(namespace)+len(id)+22), namespace, id))
+// Key names one event in a Store: the namespace (one per configured
+// source) and the provider's event id.
+type Key struct{ Namespace, ID string }
+
+// String returns the key as one string, the namespace length-prefixed so
+// that no two keys share it: {"a:b", "c"} is "3:a:b:c" and {"a", "b:c"}
+// is "1:a:b:c". Stores that key by strings use it; the in-memory store
+// hashes the same bytes without making the string.
+func (k Key) String() string { return string(k.Append(make([]byte, 0, len(k.Namespace)+len(k.ID)+22))) }
+
+// Append appends String's bytes to b.
+func (k Key) Append(b []byte) []byte {
+	b = strconv.AppendUint(b, uint64(len(k.Namespace)), 10)
+	b = append(b, ':')
+	b = append(b, k.Namespace...)
+	b = append(b, ':')
+	return append(b, k.ID...)
 }
 
-// appendKey appends Key(namespace, id) to b.
-func appendKey(b []byte, namespace, id string) []byte {
-	b = strconv.AppendUint(b, uint64(len(namespace)), 10)
-	b = append(b, ':')
-	b = append(b, namespace...)
-	b = append(b, ':')
-	return append(b, id...)
+// Token tells one claim from every other: Base is random per Deduper,
+// Seq counts its claims. Stores compare tokens for equality only.
+type Token struct{ Base, Seq uint64 }
+
+// String returns the token as a short string, for stores that keep
+// strings.
+func (t Token) String() string { return string(t.Append(make([]byte, 0, 27))) }
+
+// Append appends String's bytes to b.
+func (t Token) Append(b []byte) []byte {
+	b = strconv.AppendUint(b, t.Base, 36)
+	b = append(b, '.')
+	return strconv.AppendUint(b, t.Seq, 36)
 }
 
 // Claim claims event id of namespace (one namespace per configured source)
@@ -199,17 +216,8 @@ func (d *Deduper) ClaimInto(ctx context.Context, c *Claim, namespace, id string)
 		*c = Claim{}
 		return ErrNoID
 	}
-	var err error
-	if m, ok := d.store.(*Memory); ok {
-		// In process: hash the key as it is built, and keep the hashes
-		// for Complete; no strings are made.
-		*c = Claim{mem: m, mkey: m.hashEventKey(namespace, id), mtok: d.tokenBase + d.seq.Add(1), doneTTL: d.doneTTL}
-		err = m.claim(c.mkey, c.mtok, d.lockTTL)
-	} else {
-		key, token := d.keyToken(namespace, id)
-		*c = Claim{store: d.store, doneTTL: d.doneTTL, key: key, token: token}
-		err = d.store.Claim(ctx, key, token, d.lockTTL)
-	}
+	*c = Claim{store: d.store, doneTTL: d.doneTTL, key: Key{namespace, id}, token: Token{d.tokenBase, d.seq.Add(1)}}
+	err := d.store.Claim(ctx, c.key, c.token, d.lockTTL)
 	switch {
 	case err == nil:
 		return nil
@@ -229,31 +237,14 @@ func (d *Deduper) ClaimInto(ctx context.Context, c *Claim, namespace, id string)
 	return err
 }
 
-// keyToken builds key and a fresh token in one allocation.
-func (d *Deduper) keyToken(namespace, id string) (key, token string) {
-	var b strings.Builder
-	b.Grow(len(d.tokenPrefix) + 13 + len(namespace) + len(id) + 22)
-	b.WriteString(d.tokenPrefix)
-	var n [20]byte
-	b.Write(strconv.AppendUint(n[:0], d.seq.Add(1), 36))
-	t := b.Len()
-	var k [64]byte
-	b.Write(appendKey(k[:0], namespace, id))
-	s := b.String()
-	return s[t:], s[:t]
-}
-
 // Claim is a won claim on one event, or a degraded one (see
 // [Claim.Degraded]). Finish it with Complete or Release. A Claim is used by
 // one goroutine.
 type Claim struct {
 	store   Store
 	doneTTL time.Duration
-	key     string
-	token   string
-	mem     *Memory // set instead of store, key and token for a Memory store
-	mkey    memKey
-	mtok    uint64
+	key     Key
+	token   Token
 	err     error // the store failure of a degraded claim
 	settled bool  // Complete or Release succeeded
 }
@@ -270,12 +261,7 @@ func (c *Claim) Complete(ctx context.Context) error {
 	if c.err != nil || c.settled {
 		return nil
 	}
-	var err error
-	if c.mem != nil {
-		err = c.mem.complete(c.mkey, c.mtok, c.doneTTL)
-	} else {
-		err = c.store.Complete(ctx, c.key, c.token, c.doneTTL)
-	}
+	err := c.store.Complete(ctx, c.key, c.token, c.doneTTL)
 	switch {
 	case err == nil:
 		c.settled = true
@@ -296,11 +282,6 @@ func (c *Claim) Complete(ctx context.Context) error {
 // context.WithoutCancel(r.Context()).
 func (c *Claim) Release(ctx context.Context) error {
 	if c.err != nil || c.settled {
-		return nil
-	}
-	if c.mem != nil {
-		c.mem.release(c.mkey, c.mtok)
-		c.settled = true
 		return nil
 	}
 	if err := c.store.Release(ctx, c.key, c.token); err != nil {

@@ -37,13 +37,13 @@ func TestKeyUnambiguous(t *testing.T) {
 	pairs := [][2]string{{"a:b", "c"}, {"a", "b:c"}, {"", "a:b:c"}, {"a:b:c", ""}, {"1:a", "b"}, {"1", "a:b"}}
 	seen := map[string][2]string{}
 	for _, p := range pairs {
-		k := idempotency.Key(p[0], p[1])
+		k := idempotency.Key{Namespace: p[0], ID: p[1]}.String()
 		if q, ok := seen[k]; ok {
 			t.Errorf("Key%q and Key%q are both %q", q, p, k)
 		}
 		seen[k] = p
 	}
-	if got, want := idempotency.Key("stripe", "evt_1"), "6:stripe:evt_1"; got != want {
+	if got, want := (idempotency.Key{Namespace: "stripe", ID: "evt_1"}).String(), "6:stripe:evt_1"; got != want {
 		t.Errorf("Key = %q, want %q", got, want)
 	}
 }
@@ -145,9 +145,13 @@ func (s *stubStore) do() error {
 	return s.err
 }
 
-func (s *stubStore) Claim(context.Context, string, string, time.Duration) error    { return s.do() }
-func (s *stubStore) Complete(context.Context, string, string, time.Duration) error { return s.do() }
-func (s *stubStore) Release(context.Context, string, string) error                 { return s.do() }
+func (s *stubStore) Claim(context.Context, idempotency.Key, idempotency.Token, time.Duration) error {
+	return s.do()
+}
+func (s *stubStore) Complete(context.Context, idempotency.Key, idempotency.Token, time.Duration) error {
+	return s.do()
+}
+func (s *stubStore) Release(context.Context, idempotency.Key, idempotency.Token) error { return s.do() }
 
 func TestDeduperStoreFailure(t *testing.T) {
 	ctx := context.Background()

@@ -36,7 +36,7 @@ type MemoryConfig struct {
 // store to deduplicate across instances and restarts.
 //
 // Memory keeps each key as a 128-bit hash under two random per-store
-// seeds, and each token as a 64-bit one, so that its tables hold no
+// seeds, and each token folded into 64 bits, so that its tables hold no
 // pointers: the garbage collector never scans them, however many ids are
 // remembered, and an entry costs the same whatever the key's length. Two
 // distinct keys are confused with probability about n²/2¹²⁹ for n keys
@@ -50,7 +50,7 @@ type MemoryConfig struct {
 type Memory struct {
 	now    func() time.Time
 	epoch  time.Time
-	seeds  [3]maphash.Seed // key high, key low, token
+	seeds  [2]maphash.Seed // key high, key low
 	shards []memShard
 }
 
@@ -117,7 +117,7 @@ func NewMemory(cfg MemoryConfig) *Memory {
 	m := &Memory{
 		now:    now,
 		epoch:  now(),
-		seeds:  [3]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed(), maphash.MakeSeed()},
+		seeds:  [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		shards: make([]memShard, n),
 	}
 	for i := range m.shards {
@@ -133,20 +133,18 @@ func NewMemory(cfg MemoryConfig) *Memory {
 // move expiries.
 func (m *Memory) clock() int64 { return int64(m.now().Sub(m.epoch)) }
 
-// hashKey returns key's 128-bit hash.
-func (m *Memory) hashKey(key string) memKey {
-	return memKey{maphash.String(m.seeds[0], key), maphash.String(m.seeds[1], key)}
-}
-
-// hashEventKey returns the hash of Key(namespace, id), without building
-// that string on the heap.
-func (m *Memory) hashEventKey(namespace, id string) memKey {
+// hash returns key's 128-bit hash, over the bytes of key.String without
+// making that string.
+func (m *Memory) hash(key Key) memKey {
 	var buf [192]byte
-	b := appendKey(buf[:0], namespace, id)
+	b := key.Append(buf[:0])
 	return memKey{maphash.Bytes(m.seeds[0], b), maphash.Bytes(m.seeds[1], b)}
 }
 
-func (m *Memory) hashToken(token string) uint64 { return maphash.String(m.seeds[2], token) }
+// token folds a Token into the uint64 an entry keeps: distinct for the
+// claims of one Deduper, and for those of two with different random bases
+// but for a chance of one in 2^64.
+func token(t Token) uint64 { return t.Base + t.Seq }
 
 func (m *Memory) shard(k memKey) *memShard { return &m.shards[k.lo&uint64(len(m.shards)-1)] }
 
@@ -159,13 +157,8 @@ func expiry(now int64, ttl time.Duration) int64 {
 }
 
 // Claim implements [Store].
-func (m *Memory) Claim(_ context.Context, key, token string, lockTTL time.Duration) error {
-	return m.claim(m.hashKey(key), m.hashToken(token), lockTTL)
-}
-
-// claim, complete and release are the store's rules, on hashed keys and
-// tokens; the Store methods and the Deduper's fast path share them.
-func (m *Memory) claim(k memKey, tok uint64, lockTTL time.Duration) error {
+func (m *Memory) Claim(_ context.Context, key Key, t Token, lockTTL time.Duration) error {
+	k, tok := m.hash(key), token(t)
 	s := m.shard(k)
 	now := m.clock()
 	s.mu.Lock()
@@ -189,11 +182,8 @@ func (m *Memory) claim(k memKey, tok uint64, lockTTL time.Duration) error {
 }
 
 // Complete implements [Store].
-func (m *Memory) Complete(_ context.Context, key, token string, doneTTL time.Duration) error {
-	return m.complete(m.hashKey(key), m.hashToken(token), doneTTL)
-}
-
-func (m *Memory) complete(k memKey, tok uint64, doneTTL time.Duration) error {
+func (m *Memory) Complete(_ context.Context, key Key, t Token, doneTTL time.Duration) error {
+	k, tok := m.hash(key), token(t)
 	s := m.shard(k)
 	now := m.clock()
 	s.mu.Lock()
@@ -216,18 +206,15 @@ func (m *Memory) complete(k memKey, tok uint64, doneTTL time.Duration) error {
 }
 
 // Release implements [Store].
-func (m *Memory) Release(_ context.Context, key, token string) error {
-	m.release(m.hashKey(key), m.hashToken(token))
-	return nil
-}
-
-func (m *Memory) release(k memKey, tok uint64) {
+func (m *Memory) Release(_ context.Context, key Key, t Token) error {
+	k, tok := m.hash(key), token(t)
 	s := m.shard(k)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.entries[k]; ok && !e.done && e.token == tok {
 		delete(s.entries, k)
 	}
+	return nil
 }
 
 // Len returns the number of entries held, including expired ones not yet

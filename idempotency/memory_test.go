@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"testing"
@@ -61,26 +62,26 @@ func TestMemoryExpiryBoundary(t *testing.T) {
 	m := idempotency.NewMemory(idempotency.MemoryConfig{Now: clock.Now})
 	const lock, done = 30 * time.Second, 72 * time.Hour
 
-	if err := m.Claim(ctx, "k", "t1", lock); err != nil {
+	if err := m.Claim(ctx, testKey("k"), testToken("t1"), lock); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(lock - 1)
-	if err := m.Claim(ctx, "k", "t2", lock); !errors.Is(err, idempotency.ErrInFlight) {
+	if err := m.Claim(ctx, testKey("k"), testToken("t2"), lock); !errors.Is(err, idempotency.ErrInFlight) {
 		t.Fatalf("1ns before the lock TTL: got %v, want ErrInFlight", err)
 	}
 	clock.Advance(1)
-	if err := m.Claim(ctx, "k", "t2", lock); err != nil {
+	if err := m.Claim(ctx, testKey("k"), testToken("t2"), lock); err != nil {
 		t.Fatalf("at the lock TTL: got %v, want nil", err)
 	}
-	if err := m.Complete(ctx, "k", "t2", done); err != nil {
+	if err := m.Complete(ctx, testKey("k"), testToken("t2"), done); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(done - 1)
-	if err := m.Claim(ctx, "k", "t3", lock); !errors.Is(err, idempotency.ErrDuplicate) {
+	if err := m.Claim(ctx, testKey("k"), testToken("t3"), lock); !errors.Is(err, idempotency.ErrDuplicate) {
 		t.Fatalf("1ns before the done TTL: got %v, want ErrDuplicate", err)
 	}
 	clock.Advance(1)
-	if err := m.Claim(ctx, "k", "t3", lock); err != nil {
+	if err := m.Claim(ctx, testKey("k"), testToken("t3"), lock); err != nil {
 		t.Fatalf("at the done TTL: got %v, want nil", err)
 	}
 }
@@ -99,7 +100,7 @@ func TestMemoryEviction(t *testing.T) {
 		}
 		// Complete in the order 2, 0, 3; 1 stays in flight.
 		for _, i := range []int{2, 0, 3} {
-			if err := m.Complete(ctx, key(i), "t", done); err != nil {
+			if err := m.Complete(ctx, testKey(key(i)), testToken("t"), done); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -112,7 +113,7 @@ func TestMemoryEviction(t *testing.T) {
 		}
 		// 1, 4, 2, 0 are live claims: nothing can be evicted.
 		wantClaim(t, m, key(5), idempotency.ErrUnavailable)
-		if err := m.Complete(ctx, key(5), "t", done); !errors.Is(err, idempotency.ErrUnavailable) {
+		if err := m.Complete(ctx, testKey(key(5)), testToken("t"), done); !errors.Is(err, idempotency.ErrUnavailable) {
 			t.Fatalf("Complete of a new key in a full store: got %v, want ErrUnavailable", err)
 		}
 		// Once the claims expire, they make room.
@@ -127,11 +128,11 @@ func TestMemoryEviction(t *testing.T) {
 		clock := newFakeClock()
 		m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: 3, Now: clock.Now})
 		mustClaim(t, m, key(0), "t")
-		if err := m.Complete(ctx, key(0), "t", done); err != nil {
+		if err := m.Complete(ctx, testKey(key(0)), testToken("t"), done); err != nil {
 			t.Fatal(err)
 		}
 		mustClaim(t, m, key(1), "t")
-		if err := m.Complete(ctx, key(1), "t", time.Second); err != nil {
+		if err := m.Complete(ctx, testKey(key(1)), testToken("t"), time.Second); err != nil {
 			t.Fatal(err)
 		}
 		mustClaim(t, m, key(2), "t") // a lock abandoned by a crashed claimant
@@ -150,7 +151,7 @@ func TestMemoryEviction(t *testing.T) {
 		for i := range 5 * limit {
 			k := key(i)
 			mustClaim(t, m, k, "t")
-			if err := m.Complete(ctx, k, "t", done); err != nil {
+			if err := m.Complete(ctx, testKey(k), testToken("t"), done); err != nil {
 				t.Fatal(err)
 			}
 			clock.Advance(time.Millisecond)
@@ -165,14 +166,14 @@ func TestMemoryEviction(t *testing.T) {
 
 func mustClaim(t *testing.T, m *idempotency.Memory, key, token string) {
 	t.Helper()
-	if err := m.Claim(context.Background(), key, token, time.Minute); err != nil {
+	if err := m.Claim(context.Background(), testKey(key), testToken(token), time.Minute); err != nil {
 		t.Fatalf("Claim(%q): %v", key, err)
 	}
 }
 
 func wantClaim(t *testing.T, m *idempotency.Memory, key string, want error) {
 	t.Helper()
-	err := m.Claim(context.Background(), key, "other", time.Minute)
+	err := m.Claim(context.Background(), testKey(key), testToken("other"), time.Minute)
 	if !errors.Is(err, want) {
 		t.Fatalf("Claim(%q): got %v, want %v", key, err, want)
 	}
@@ -180,7 +181,7 @@ func wantClaim(t *testing.T, m *idempotency.Memory, key string, want error) {
 
 // TestMemoryDeduperAndStoreAgree: a Deduper over a Memory store claims by
 // hashes it computes without building the key; a caller using the Store
-// methods with Key(namespace, id) must see the same entries.
+// methods with Key{Namespace, ID} must see the same entries.
 func TestMemoryDeduperAndStoreAgree(t *testing.T) {
 	ctx := context.Background()
 	m := idempotency.NewMemory(idempotency.MemoryConfig{})
@@ -194,14 +195,14 @@ func TestMemoryDeduperAndStoreAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		key := idempotency.Key("src", id)
-		if err := m.Claim(ctx, key, "someone-else", time.Minute); !errors.Is(err, idempotency.ErrInFlight) {
+		key := idempotency.Key{Namespace: "src", ID: id}
+		if err := m.Claim(ctx, key, testToken("someone-else"), time.Minute); !errors.Is(err, idempotency.ErrInFlight) {
 			t.Fatalf("%.20s: Store.Claim while the Deduper holds it: %v, want ErrInFlight", id, err)
 		}
 		if err := c.Complete(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := m.Claim(ctx, key, "someone-else", time.Minute); !errors.Is(err, idempotency.ErrDuplicate) {
+		if err := m.Claim(ctx, key, testToken("someone-else"), time.Minute); !errors.Is(err, idempotency.ErrDuplicate) {
 			t.Fatalf("%.20s: Store.Claim after Complete: %v, want ErrDuplicate", id, err)
 		}
 		if _, err := d.Claim(ctx, "src2", id); err != nil {
@@ -210,13 +211,13 @@ func TestMemoryDeduperAndStoreAgree(t *testing.T) {
 	}
 	// And the other way round: a key claimed through the Store blocks the
 	// Deduper, and its release frees it.
-	if err := m.Claim(ctx, idempotency.Key("src", "evt_2"), "t", time.Minute); err != nil {
+	if err := m.Claim(ctx, idempotency.Key{Namespace: "src", ID: "evt_2"}, testToken("t"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := d.Claim(ctx, "src", "evt_2"); !errors.Is(err, idempotency.ErrInFlight) {
 		t.Fatalf("Deduper.Claim of a key held through the Store: %v, want ErrInFlight", err)
 	}
-	if err := m.Release(ctx, idempotency.Key("src", "evt_2"), "t"); err != nil {
+	if err := m.Release(ctx, idempotency.Key{Namespace: "src", ID: "evt_2"}, testToken("t")); err != nil {
 		t.Fatal(err)
 	}
 	c, err := d.Claim(ctx, "src", "evt_2")
@@ -229,4 +230,14 @@ func TestMemoryDeduperAndStoreAgree(t *testing.T) {
 	if _, err := d.Claim(ctx, "src", "evt_2"); err != nil {
 		t.Fatalf("after the Deduper's release: %v", err)
 	}
+}
+
+// testKey is the key a test names, in namespace "test".
+func testKey(id string) idempotency.Key { return idempotency.Key{Namespace: "test", ID: id} }
+
+// testToken is the token a test names: the same name, the same token.
+func testToken(name string) idempotency.Token {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return idempotency.Token{Base: 1, Seq: h.Sum64()}
 }

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,23 +121,33 @@ func (c *checker) want(op string, err, target error) {
 	}
 }
 
-func (c *checker) claim(key, token string, ttl time.Duration, want error) {
+func (c *checker) claim(key idempotency.Key, token string, ttl time.Duration, want error) {
 	c.t.Helper()
-	c.want(fmt.Sprintf("Claim(%q, %q)", key, token), c.s.Claim(context.Background(), key, token, ttl), want)
+	c.want(fmt.Sprintf("Claim(%q, %q)", key, token), c.s.Claim(context.Background(), key, tok(token), ttl), want)
 }
 
-func (c *checker) complete(key, token string, ttl time.Duration, want error) {
+func (c *checker) complete(key idempotency.Key, token string, ttl time.Duration, want error) {
 	c.t.Helper()
-	c.want(fmt.Sprintf("Complete(%q, %q)", key, token), c.s.Complete(context.Background(), key, token, ttl), want)
+	c.want(fmt.Sprintf("Complete(%q, %q)", key, token), c.s.Complete(context.Background(), key, tok(token), ttl), want)
 }
 
-func (c *checker) release(key, token string) {
+func (c *checker) release(key idempotency.Key, token string) {
 	c.t.Helper()
-	c.want(fmt.Sprintf("Release(%q, %q)", key, token), c.s.Release(context.Background(), key, token), nil)
+	c.want(fmt.Sprintf("Release(%q, %q)", key, token), c.s.Release(context.Background(), key, tok(token)), nil)
 }
+
+// tok is the Token a test names: the same name, the same token.
+func tok(name string) idempotency.Token {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return idempotency.Token{Base: 1, Seq: h.Sum64()}
+}
+
+// newKey returns a key no other test uses.
+func newKey() idempotency.Key { return idempotency.Key{Namespace: "a", ID: rand.Text()} }
 
 func testClaimCompleteDuplicate(t *testing.T, c *checker) {
-	k := "1:a:" + rand.Text()
+	k := newKey()
 	c.claim(k, "t1", longTTL, nil)
 	c.claim(k, "t2", longTTL, idempotency.ErrInFlight)
 	c.complete(k, "t1", longTTL, nil)
@@ -148,7 +159,7 @@ func testClaimCompleteDuplicate(t *testing.T, c *checker) {
 }
 
 func testReleaseThenClaim(t *testing.T, c *checker) {
-	k := "1:a:" + rand.Text()
+	k := newKey()
 	c.claim(k, "t1", longTTL, nil)
 	c.release(k, "t1")
 	c.claim(k, "t2", longTTL, nil)
@@ -160,7 +171,7 @@ func testReleaseThenClaim(t *testing.T, c *checker) {
 }
 
 func testOtherTokenCannotFinish(t *testing.T, c *checker) {
-	k := "1:a:" + rand.Text()
+	k := newKey()
 	c.claim(k, "t1", longTTL, nil)
 	c.complete(k, "t2", longTTL, idempotency.ErrLockLost)
 	c.release(k, "t2")
@@ -171,7 +182,7 @@ func testOtherTokenCannotFinish(t *testing.T, c *checker) {
 }
 
 func testSameTokenRetries(t *testing.T, c *checker) {
-	k := "1:a:" + rand.Text()
+	k := newKey()
 	c.claim(k, "t1", longTTL, nil)
 	c.claim(k, "t1", longTTL, nil) // a retried Claim is harmless
 	c.claim(k, "t2", longTTL, idempotency.ErrInFlight)
@@ -181,21 +192,21 @@ func testSameTokenRetries(t *testing.T, c *checker) {
 }
 
 func testCompleteFreeKey(t *testing.T, c *checker) {
-	k := "1:a:" + rand.Text()
+	k := newKey()
 	c.complete(k, "t1", longTTL, nil)
 	c.claim(k, "t2", longTTL, idempotency.ErrDuplicate)
 }
 
 func testKeysIndependent(t *testing.T, c *checker) {
 	p := rand.Text()
-	keys := []string{
-		idempotency.Key("a:b", p+"c"),
-		idempotency.Key("a", "b:"+p+"c"),
-		idempotency.Key("stripe", p+"{evt}"),
-		idempotency.Key("stripe", p+"}{"),
-		idempotency.Key("", p),
-		idempotency.Key("svix", p+"msg_ü\x00\n"),
-		idempotency.Key("svix", p+strings.Repeat("x", 4096)),
+	keys := []idempotency.Key{
+		{Namespace: "a:b", ID: p + "c"},
+		{Namespace: "a", ID: "b:" + p + "c"},
+		{Namespace: "stripe", ID: p + "{evt}"},
+		{Namespace: "stripe", ID: p + "}{"},
+		{Namespace: "", ID: p},
+		{Namespace: "svix", ID: p + "msg_ü\x00\n"},
+		{Namespace: "svix", ID: p + strings.Repeat("x", 4096)},
 	}
 	for i, k := range keys {
 		c.claim(k, fmt.Sprint("t", i), longTTL, nil)
@@ -217,7 +228,7 @@ func testKeysIndependent(t *testing.T, c *checker) {
 }
 
 func testLockExpires(t *testing.T, c *checker) {
-	k, held := "1:a:"+rand.Text(), "1:a:"+rand.Text()
+	k, held := newKey(), newKey()
 	c.claim(k, "t1", c.h.ShortTTL, nil)
 	c.claim(held, "t1", longTTL, nil)
 	c.wait(c.h.ShortTTL)
@@ -229,7 +240,7 @@ func testLockExpires(t *testing.T, c *checker) {
 }
 
 func testDoneExpires(t *testing.T, c *checker) {
-	k, kept := "1:a:"+rand.Text(), "1:a:"+rand.Text()
+	k, kept := newKey(), newKey()
 	c.claim(k, "t1", longTTL, nil)
 	c.complete(k, "t1", c.h.ShortTTL, nil)
 	c.claim(kept, "t1", c.h.ShortTTL, nil)
@@ -241,7 +252,7 @@ func testDoneExpires(t *testing.T, c *checker) {
 }
 
 func testCompleteAfterLockExpired(t *testing.T, c *checker) {
-	k := "1:a:" + rand.Text()
+	k := newKey()
 	c.claim(k, "t1", c.h.ShortTTL, nil)
 	c.wait(c.h.ShortTTL)
 	// Nobody took the key: the delivery is still recorded.
@@ -259,13 +270,13 @@ func testOneWinner(t *testing.T, c *checker) {
 	}
 	errs := make([]error, n)
 	for round := range c.h.Rounds {
-		key := "1:a:" + rand.Text()
+		key := newKey()
 		var start, wg sync.WaitGroup
 		start.Add(1)
 		for i := range n {
 			wg.Go(func() {
 				start.Wait()
-				errs[i] = c.s.Claim(context.Background(), key, tokens[i], longTTL)
+				errs[i] = c.s.Claim(context.Background(), key, tok(tokens[i]), longTTL)
 			})
 		}
 		start.Done()
@@ -284,7 +295,7 @@ func testOneWinner(t *testing.T, c *checker) {
 		if winner < 0 {
 			t.Fatalf("round %d, key %q: no claimant won", round, key)
 		}
-		if err := c.s.Complete(context.Background(), key, tokens[winner], longTTL); err != nil {
+		if err := c.s.Complete(context.Background(), key, tok(tokens[winner]), longTTL); err != nil {
 			t.Fatalf("round %d, key %q: Complete by the winner: %v", round, key, err)
 		}
 	}

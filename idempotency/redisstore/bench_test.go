@@ -30,11 +30,11 @@ func BenchmarkClaimComplete(b *testing.B) {
 	i := uint64(0)
 	for b.Loop() {
 		i++
-		key := idempotency.Key("stripe", string(strconv.AppendUint(n[:0], i, 36)))
-		if err := s.Claim(ctx, key, "token", time.Minute); err != nil {
+		key := idempotency.Key{Namespace: "stripe", ID: string(strconv.AppendUint(n[:0], i, 36))}
+		if err := s.Claim(ctx, key, idempotency.Token{Seq: i}, time.Minute); err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Complete(ctx, key, "token", time.Hour); err != nil {
+		if err := s.Complete(ctx, key, idempotency.Token{Seq: i}, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -66,7 +66,7 @@ func BenchmarkBareSetNX(b *testing.B) {
 	i := uint64(0)
 	for b.Loop() {
 		i++
-		key := prefix + idempotency.Key("stripe", string(strconv.AppendUint(n[:0], i, 36))) + "}"
+		key := prefix + idempotency.Key{Namespace: "stripe", ID: string(strconv.AppendUint(n[:0], i, 36))}.String() + "}"
 		if err := client.SetNX(ctx, key, "Ltoken", time.Minute).Err(); err != nil {
 			b.Fatal(err)
 		}

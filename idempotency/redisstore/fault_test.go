@@ -86,7 +86,7 @@ func TestRedisStopped(t *testing.T) {
 				case err == nil:
 					completed.Add(1)
 					// Check the report while this server still answers.
-					v, gerr := testredis.DoBulk(srv.Addr, "GET", prefix+"{"+idempotency.Key("s", id)+"}")
+					v, gerr := testredis.DoBulk(srv.Addr, "GET", prefix+"{"+idempotency.Key{Namespace: "s", ID: id}.String()+"}")
 					if gerr == nil && !strings.HasPrefix(v, "D") {
 						t.Errorf("Complete(%s) reported done, but Redis holds %q", id, v)
 					}
@@ -171,14 +171,14 @@ func TestRedisUnresponsive(t *testing.T) {
 	t.Cleanup(func() { _ = client.Close() })
 	s, _ := newStore(t, client)
 
-	err = s.Claim(context.Background(), "k", "t", time.Minute)
+	err = s.Claim(context.Background(), idempotency.Key{Namespace: "t", ID: "k"}, idempotency.Token{Seq: 1}, time.Minute)
 	if !errors.Is(err, idempotency.ErrUnavailable) {
 		t.Fatalf("timeout: got %v, want ErrUnavailable", err)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	err = s.Claim(ctx, "k", "t", time.Minute)
+	err = s.Claim(ctx, idempotency.Key{Namespace: "t", ID: "k"}, idempotency.Token{Seq: 1}, time.Minute)
 	if !errors.Is(err, idempotency.ErrUnavailable) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled: got %v, want ErrUnavailable and context.Canceled", err)
 	}
@@ -186,9 +186,15 @@ func TestRedisUnresponsive(t *testing.T) {
 	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	for _, op := range []func() error{
-		func() error { return s.Claim(ctx, "k", "t", time.Minute) },
-		func() error { return s.Complete(ctx, "k", "t", time.Minute) },
-		func() error { return s.Release(ctx, "k", "t") },
+		func() error {
+			return s.Claim(ctx, idempotency.Key{Namespace: "t", ID: "k"}, idempotency.Token{Seq: 1}, time.Minute)
+		},
+		func() error {
+			return s.Complete(ctx, idempotency.Key{Namespace: "t", ID: "k"}, idempotency.Token{Seq: 1}, time.Minute)
+		},
+		func() error {
+			return s.Release(ctx, idempotency.Key{Namespace: "t", ID: "k"}, idempotency.Token{Seq: 1})
+		},
 		func() error { return s.Preload(ctx) },
 	} {
 		if err := op(); !errors.Is(err, idempotency.ErrUnavailable) {

@@ -127,23 +127,23 @@ var (
 )
 
 // Claim implements [idempotency.Store].
-func (s *Store) Claim(ctx context.Context, key, token string, lockTTL time.Duration) error {
-	return s.call(ctx, "claim", claimScript, claimReplies, key, token, millis(lockTTL))
+func (s *Store) Claim(ctx context.Context, key idempotency.Key, token idempotency.Token, lockTTL time.Duration) error {
+	return s.call(ctx, "claim", claimScript, claimReplies, key, token.String(), millis(lockTTL))
 }
 
 // Complete implements [idempotency.Store].
-func (s *Store) Complete(ctx context.Context, key, token string, doneTTL time.Duration) error {
-	return s.call(ctx, "complete", completeScript, completeReplies, key, token, millis(doneTTL))
+func (s *Store) Complete(ctx context.Context, key idempotency.Key, token idempotency.Token, doneTTL time.Duration) error {
+	return s.call(ctx, "complete", completeScript, completeReplies, key, token.String(), millis(doneTTL))
 }
 
 // Release implements [idempotency.Store].
-func (s *Store) Release(ctx context.Context, key, token string) error {
-	return s.call(ctx, "release", releaseScript, releaseReplies, key, token)
+func (s *Store) Release(ctx context.Context, key idempotency.Key, token idempotency.Token) error {
+	return s.call(ctx, "release", releaseScript, releaseReplies, key, token.String())
 }
 
 // call runs script on key and maps its reply through replies; a failure
 // to get one wraps idempotency.ErrUnavailable.
-func (s *Store) call(ctx context.Context, name string, script *redis.Script, replies []error, key string, args ...any) error {
+func (s *Store) call(ctx context.Context, name string, script *redis.Script, replies []error, key idempotency.Key, args ...any) error {
 	n, err := s.run(ctx, script, s.key(key), args...)
 	switch {
 	case err != nil:
@@ -176,9 +176,14 @@ func (s *Store) Preload(ctx context.Context) error {
 	return nil
 }
 
-// key returns the Redis key for key, hash-tagged for Cluster.
-func (s *Store) key(key string) string {
-	return s.prefix + "{" + key + "}"
+// key returns the Redis key for key, hash-tagged for Cluster: the prefix,
+// then key.String() in braces.
+func (s *Store) key(key idempotency.Key) string {
+	b := make([]byte, 0, len(s.prefix)+len(key.Namespace)+len(key.ID)+24)
+	b = append(b, s.prefix...)
+	b = append(b, '{')
+	b = key.Append(b)
+	return string(append(b, '}'))
 }
 
 // millis converts ttl to whole milliseconds, rounding up, at least 1.

@@ -72,7 +72,7 @@ func TestKeysAndTTLs(t *testing.T) {
 	ctx := context.Background()
 	srv := testredis.Start(t)
 	s, prefix := newStore(t, newClient(t, redisclient.Options{URL: srv.URL}))
-	key := idempotency.Key("stripe", "evt_1")
+	key, tok := idempotency.Key{Namespace: "stripe", ID: "evt_1"}, idempotency.Token{Base: 36, Seq: 1}
 	rkey := prefix + "{6:stripe:evt_1}"
 
 	pttl := func() time.Duration {
@@ -94,20 +94,20 @@ func TestKeysAndTTLs(t *testing.T) {
 	}
 
 	const lock, done = 90 * time.Second, 72 * time.Hour
-	if err := s.Claim(ctx, key, "tok", lock); err != nil {
+	if err := s.Claim(ctx, key, tok, lock); err != nil {
 		t.Fatal(err)
 	}
-	if v := get(); v != "Ltok" {
-		t.Fatalf("claimed value = %q, want %q", v, "Ltok")
+	if v := get(); v != "L10.1" {
+		t.Fatalf("claimed value = %q, want %q", v, "L10.1")
 	}
 	if d := pttl(); d <= 0 || d > lock || d < lock-time.Minute {
 		t.Fatalf("lock PTTL = %v, want just under %v", d, lock)
 	}
-	if err := s.Complete(ctx, key, "tok", done); err != nil {
+	if err := s.Complete(ctx, key, tok, done); err != nil {
 		t.Fatal(err)
 	}
-	if v := get(); v != "Dtok" {
-		t.Fatalf("done value = %q, want %q", v, "Dtok")
+	if v := get(); v != "D10.1" {
+		t.Fatalf("done value = %q, want %q", v, "D10.1")
 	}
 	if d := pttl(); d > done || d < done-time.Minute {
 		t.Fatalf("done PTTL = %v, want just under %v", d, done)
@@ -209,13 +209,13 @@ func TestScriptCacheLost(t *testing.T) {
 	if _, err := srv.Do("SCRIPT", "FLUSH"); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Claim(ctx, "k", "t", time.Minute); err != nil {
+	if err := s.Claim(ctx, idempotency.Key{ID: "k"}, idempotency.Token{Seq: 1}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Complete(ctx, "k", "t", time.Minute); err != nil {
+	if err := s.Complete(ctx, idempotency.Key{ID: "k"}, idempotency.Token{Seq: 1}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Claim(ctx, "k", "t2", time.Minute); !errors.Is(err, idempotency.ErrDuplicate) {
+	if err := s.Claim(ctx, idempotency.Key{ID: "k"}, idempotency.Token{Seq: 2}, time.Minute); !errors.Is(err, idempotency.ErrDuplicate) {
 		t.Fatalf("got %v, want ErrDuplicate", err)
 	}
 }
@@ -251,8 +251,8 @@ func TestBatching(t *testing.T) {
 					<-start
 					for e := range events {
 						// Two workers race for each event.
-						key := "evt_" + strconv.Itoa(e) + "_" + strconv.Itoa(w/2)
-						tok := "t" + strconv.Itoa(w)
+						key := idempotency.Key{ID: "evt_" + strconv.Itoa(e) + "_" + strconv.Itoa(w/2)}
+						tok := idempotency.Token{Seq: uint64(w)}
 						switch err := s.Claim(ctx, key, tok, time.Minute); {
 						case err == nil:
 							won.Add(1)

@@ -242,19 +242,19 @@ func (f failReader) Read([]byte) (int, error) {
 // downStore is a Store whose backend is unreachable.
 type downStore struct{}
 
-func (downStore) Claim(context.Context, string, string, time.Duration) error {
+func (downStore) Claim(context.Context, idempotency.Key, idempotency.Token, time.Duration) error {
 	return idempotency.ErrUnavailable
 }
-func (downStore) Complete(context.Context, string, string, time.Duration) error {
+func (downStore) Complete(context.Context, idempotency.Key, idempotency.Token, time.Duration) error {
 	return idempotency.ErrUnavailable
 }
-func (downStore) Release(context.Context, string, string) error { return idempotency.ErrUnavailable }
+func (downStore) Release(context.Context, idempotency.Key, idempotency.Token) error { return idempotency.ErrUnavailable }
 
 // addrStore fails as a real client does, naming the server it could not
 // reach.
 type addrStore struct{ downStore }
 
-func (addrStore) Claim(context.Context, string, string, time.Duration) error {
+func (addrStore) Claim(context.Context, idempotency.Key, idempotency.Token, time.Duration) error {
 	return fmt.Errorf("%w: dial tcp 10.9.8.7:6379: connect: connection refused", idempotency.ErrUnavailable)
 }
 
