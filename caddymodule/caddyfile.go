@@ -57,6 +57,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //			lock_ttl    <duration>
 //			fail_open
 //			max_entries <n>
+//			when_full   evict|refuse
 //			namespace   <name>
 //		}
 //		redis <url> {
@@ -375,6 +376,15 @@ func (h *Handler) parseDedup(d *caddyfile.Dispenser) error {
 				return d.Errf("dedup max_entries: want a positive integer, got %q", v)
 			}
 			dc.MaxEntries = n
+		case "when_full":
+			v, err := oneArg(d, "dedup when_full")
+			if err != nil {
+				return err
+			}
+			if v != "evict" && v != "refuse" {
+				return d.Errf("dedup when_full: want evict or refuse, got %q", v)
+			}
+			dc.WhenFull = v
 		case "namespace":
 			v, err := oneArg(d, "dedup namespace")
 			if err != nil {

@@ -2,10 +2,10 @@
 // handler (Caddyfile directive webhook_verify) and the http.matchers.webhook_event
 // matcher.
 //
-// The handler is a thin adapter over the sdk package's Receiver, which runs
+// The handler is a thin adapter over package sdk/receive's Receiver, which runs
 // the whole pipeline (rate limit, bounded body read, signature, schema,
 // idempotency claim, forward, complete or release). This package only turns
-// Caddy configuration into sdk, verify, schemas, idempotency and ratelimit
+// Caddy configuration into receive, verify, schemas, idempotency and ratelimit
 // values, shares Redis clients and in-memory state across config reloads
 // (caddy.UsagePool), exposes the verified event as placeholders, and hangs
 // metrics and logs on the Receiver's Observer.

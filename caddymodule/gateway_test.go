@@ -782,3 +782,41 @@ http://127.0.0.1:%s {
 		t.Fatalf("event on the other instance: %d %s, upstream got %d", resp.StatusCode, b, len(u.requests()))
 	}
 }
+
+// TestGatewayDedupEvictionVisible: a full memory store that forgets a
+// completed id before its TTL counts it in
+// caddy_webhook_dedup_evicted_total (issue 13: it forgot silently); with
+// when_full refuse it forgets nothing and answers new events 503.
+func TestGatewayDedupEvictionVisible(t *testing.T) {
+	u := newUpstream(t)
+	site := func(source, whenFull string) string {
+		return strings.Replace(basicSite(u, "dedup memory {\n\t\t\tmax_entries 4\n\t\t\t"+whenFull+"\n\t\t}"), "source demo", "source "+source, 1)
+	}
+	g := startGateway(t, site("evicting", ""))
+	send := func(id string) *http.Response {
+		resp, _ := do(t, signed(t, g.url("/"), id, []byte(invoice), time.Now(), secretA))
+		return resp
+	}
+	for i := range 8 {
+		if resp := send("evt_ev" + strconv.Itoa(i)); resp.StatusCode != 200 {
+			t.Fatalf("event %d: %d", i, resp.StatusCode)
+		}
+	}
+	_, body := do(t, mustGet(fmt.Sprintf("http://localhost:%d/metrics", g.adminPort)))
+	if !strings.Contains(body, `caddy_webhook_dedup_evicted_total{source="evicting"} 4`) {
+		t.Fatalf("want 4 evictions counted; metrics:\n%s", grepLines(body, "caddy_webhook_dedup_evicted_total"))
+	}
+
+	g.reload(site("refusing", "when_full refuse"))
+	for i := range 4 {
+		if resp := send("evt_rf" + strconv.Itoa(i)); resp.StatusCode != 200 {
+			t.Fatalf("event %d: %d", i, resp.StatusCode)
+		}
+	}
+	if resp := send("evt_rf4"); resp.StatusCode != 503 || resp.Header.Get("Hookgate-Reason") != "store_unavailable" {
+		t.Fatalf("full store with when_full refuse: %d %s, want 503 store_unavailable", resp.StatusCode, resp.Header.Get("Hookgate-Reason"))
+	}
+	if resp := send("evt_rf0"); resp.StatusCode != 200 || resp.Header.Get("Hookgate-Duplicate") != "true" {
+		t.Fatalf("a completed id in a full refusing store: %d, want a duplicate", resp.StatusCode)
+	}
+}

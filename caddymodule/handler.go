@@ -37,9 +37,10 @@ type Handler struct {
 	// Default: the scheme name.
 	Source string `json:"source,omitempty"`
 
-	// Scheme is the provider's signature scheme: a built-in name (standard,
-	// stripe, github, slack, shopify, paddle, twilio, square) or "hmac" for
-	// a generic HMAC scheme described by Custom. Default: "standard".
+	// Scheme is the provider's signature scheme: one of the presets
+	// (verify.Presets: standard, stripe, github, slack, shopify and 33
+	// more; the README's "Supported schemes" table lists them) or "hmac"
+	// for a generic HMAC scheme described by Custom. Default: "standard".
 	Scheme string `json:"scheme,omitempty"`
 
 	// Custom describes the generic "hmac" scheme (and may override fields
@@ -164,6 +165,13 @@ type DedupConfig struct {
 	FailOpen bool `json:"fail_open,omitempty"`
 	// MaxEntries bounds the memory store. Default: 1,000,000.
 	MaxEntries int `json:"max_entries,omitempty"`
+	// WhenFull is what a full memory store does with a new event id:
+	// "evict" (default) forgets the oldest completed id before its TTL
+	// (counted in caddy_webhook_dedup_evicted_total and logged), so a late
+	// retry of that event would be forwarded again; "refuse" keeps every
+	// completed id for its TTL and answers new events 503 (or forwards
+	// them undeduplicated with fail_open) until entries expire.
+	WhenFull string `json:"when_full,omitempty"`
 	// Namespace prefixes event ids in the store. Default: Source.
 	Namespace string `json:"namespace,omitempty"`
 }
@@ -365,9 +373,14 @@ func (h *Handler) provisionDedup(cfg *receive.Config) error {
 	var store idempotency.Store
 	switch d.Store {
 	case "", "memory":
-		key := fmt.Sprintf("memory|%s|%d", h.Source, d.MaxEntries)
+		if d.WhenFull != "" && d.WhenFull != "evict" && d.WhenFull != "refuse" {
+			return fmt.Errorf("webhook_verify %s: dedup: when_full: unknown %q (want evict or refuse)", h.Source, d.WhenFull)
+		}
+		key := fmt.Sprintf("memory|%s|%d|%s", h.Source, d.MaxEntries, d.WhenFull)
+		evicted := evictionReporter(h.Source, h.logger)
 		v, err := h.pooled(key, func() (any, func() error, error) {
-			return idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: d.MaxEntries}), nil, nil
+			return idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: d.MaxEntries,
+				RefuseWhenFull: d.WhenFull == "refuse", OnEvict: evicted}), nil, nil
 		})
 		if err != nil {
 			return err

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/hookgate/hookgate/sdk/receive"
 )
@@ -25,6 +28,7 @@ type metrics struct {
 	totalTime    *prometheus.HistogramVec
 	clockSkew    *prometheus.HistogramVec
 	lastSkewSecs *prometheus.GaugeVec
+	dedupEvicted *prometheus.CounterVec
 }
 
 var (
@@ -56,12 +60,14 @@ func newMetrics() *metrics {
 			Buckets: []float64{-300, -60, -10, -1, 0, 1, 5, 10, 30, 60, 120, 300}}, []string{"source"}),
 		lastSkewSecs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "last_clock_skew_seconds",
 			Help: "Clock skew of the last webhook with a signed timestamp."}, []string{"source"}),
+		dedupEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dedup_evicted_total",
+			Help: "Completed event ids a full memory dedup store forgot before their TTL (a late retry of one is forwarded again)."}, []string{"source"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duplicates, m.storeErrors, m.failOpen, m.rlFallbacks,
-		m.keyMatches, m.verifyTime, m.totalTime, m.clockSkew, m.lastSkewSecs}
+		m.keyMatches, m.verifyTime, m.totalTime, m.clockSkew, m.lastSkewSecs, m.dedupEvicted}
 }
 
 // registerMetrics registers the collectors with reg; several handlers
@@ -178,6 +184,24 @@ func (sm *sourceMetrics) observe(d receive.Decision) {
 		if s := d.Skew.Seconds(); !math.IsNaN(s) {
 			sm.clockSkew.Observe(s)
 			sm.lastSkew.Set(s)
+		}
+	}
+}
+
+// evictionReporter returns the memory store's OnEvict for source: it
+// counts caddy_webhook_dedup_evicted_total and logs a warning at most once
+// a minute. It runs under a store shard's lock, so it only counts and
+// compares an atomic time.
+func evictionReporter(source string, logger *zap.Logger) func(int) {
+	metricsOnce.Do(func() { theMetrics = newMetrics() })
+	c := theMetrics.dedupEvicted.WithLabelValues(source)
+	var next atomic.Int64
+	return func(n int) {
+		c.Add(float64(n))
+		now := time.Now().UnixNano()
+		if last := next.Load(); now >= last && next.CompareAndSwap(last, now+int64(time.Minute)) && logger != nil {
+			logger.Warn("dedup memory store full: forgot completed event ids before their ttl; a late retry of one is forwarded again (raise max_entries, use redis, or set when_full refuse)",
+				zap.String("webhook_source", source))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,9 +14,10 @@ import (
 type MemoryConfig struct {
 	// MaxEntries bounds the number of keys kept, claimed or done. When the
 	// store is full, a new key first evicts expired entries (abandoned
-	// claims are looked for at most once a second), then the oldest
-	// completed one; a live claim is never evicted, and a store full of
-	// live claims refuses new keys with an error wrapping ErrUnavailable.
+	// claims are looked for at most once a second), then, unless
+	// RefuseWhenFull is set, the oldest completed one; a live claim is
+	// never evicted, and a store with nothing it may evict refuses new
+	// keys with an error wrapping ErrUnavailable.
 	// The bound is split evenly over internal shards, so eviction can start
 	// slightly before MaxEntries keys are stored. An entry costs about 80
 	// bytes whatever the length of its key (keys are kept as 128-bit
@@ -23,6 +25,20 @@ type MemoryConfig struct {
 	//
 	// default: 1,000,000 (DefaultMaxEntries)
 	MaxEntries int
+
+	// RefuseWhenFull keeps every completed id for its whole TTL: a full
+	// store refuses new keys (ErrUnavailable: the gateway answers 503 and
+	// the provider retries later) instead of forgetting the oldest
+	// completed id, whose late retry would then be forwarded again.
+	//
+	// default: false (evict the oldest completed id, and report it)
+	RefuseWhenFull bool
+
+	// OnEvict, when set, is called with the number of completed ids
+	// forgotten before their TTL to make room (at most one per call, under
+	// a shard's lock: keep it quick, such as a counter's Add). Evicted
+	// returns the running total.
+	OnEvict func(n int)
 
 	// Now returns the current time; tests set it to drive a fake clock.
 	//
@@ -52,12 +68,16 @@ type Memory struct {
 	epoch  time.Time
 	seeds  [2]maphash.Seed // key high, key low
 	shards []memShard
+
+	refuseFull bool
+	onEvict    func(int)
+	evicted    atomic.Uint64
 }
 
 var _ Store = (*Memory)(nil)
 
-// errMemoryFull is returned when a shard is full of live claims.
-var errMemoryFull = fmt.Errorf("%w: memory store is full of in-flight claims (raise MaxEntries)", ErrUnavailable)
+// errMemoryFull is returned when a shard has nothing it may evict.
+var errMemoryFull = fmt.Errorf("%w: memory store is full (raise MaxEntries)", ErrUnavailable)
 
 // sweepInterval spaces full scans of a shard for expired entries.
 const sweepInterval = time.Second
@@ -119,6 +139,9 @@ func NewMemory(cfg MemoryConfig) *Memory {
 		epoch:  now(),
 		seeds:  [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		shards: make([]memShard, n),
+
+		refuseFull: cfg.RefuseWhenFull,
+		onEvict:    cfg.OnEvict,
 	}
 	for i := range m.shards {
 		s := &m.shards[i]
@@ -174,7 +197,7 @@ func (m *Memory) Claim(_ context.Context, key Key, t Token, lockTTL time.Duratio
 			return ErrInFlight
 		}
 	}
-	if !ok && len(s.entries) >= s.limit && !s.evictOne(now) {
+	if !ok && len(s.entries) >= s.limit && !s.evictOne(m, now) {
 		return errMemoryFull
 	}
 	s.entries[k] = memEntry{token: tok, exp: expiry(now, lockTTL)}
@@ -195,7 +218,7 @@ func (m *Memory) Complete(_ context.Context, key Key, t Token, doneTTL time.Dura
 		return nil
 	case live && e.token != tok:
 		return ErrLockLost
-	case !ok && len(s.entries) >= s.limit && !s.evictOne(now):
+	case !ok && len(s.entries) >= s.limit && !s.evictOne(m, now):
 		return errMemoryFull
 	}
 	exp := expiry(now, doneTTL)
@@ -262,7 +285,7 @@ func (s *memShard) popDone() {
 // entry from the front of the done queue, else every expired entry found by
 // a sweep (at most once per sweepInterval), else the oldest completed
 // entry. Live claims are never evicted. It reports whether room was made.
-func (s *memShard) evictOne(now int64) bool {
+func (s *memShard) evictOne(m *Memory, now int64) bool {
 	if n := len(s.entries); n > 0 {
 		s.trim(now, len(s.done)-s.head)
 		if len(s.entries) < n {
@@ -281,10 +304,18 @@ func (s *memShard) evictOne(now int64) bool {
 			return true
 		}
 	}
-	if s.head < len(s.done) { // trim stopped at a live ref
+	if s.head < len(s.done) && !m.refuseFull { // trim stopped at a live ref
 		delete(s.entries, s.done[s.head].key)
 		s.popDone()
+		m.evicted.Add(1)
+		if m.onEvict != nil {
+			m.onEvict(1)
+		}
 		return true
 	}
 	return false
 }
+
+// Evicted returns how many completed ids were forgotten before their TTL
+// to make room for new keys.
+func (m *Memory) Evicted() uint64 { return m.evicted.Load() }

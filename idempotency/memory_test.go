@@ -124,6 +124,39 @@ func TestMemoryEviction(t *testing.T) {
 		}
 	})
 
+	// A full store that forgets a completed id early says so (issue 13:
+	// it did so silently); with RefuseWhenFull it forgets none.
+	t.Run("EvictionsCounted", func(t *testing.T) {
+		for _, refuse := range []bool{false, true} {
+			clock := newFakeClock()
+			var hooked int
+			m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: 2, Now: clock.Now, RefuseWhenFull: refuse,
+				OnEvict: func(n int) { hooked += n }})
+			for i := range 2 {
+				mustClaim(t, m, key(i), "t")
+				if err := m.Complete(ctx, testKey(key(i)), testToken("t"), done); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if refuse {
+				wantClaim(t, m, key(2), idempotency.ErrUnavailable)
+				wantClaim(t, m, key(0), idempotency.ErrDuplicate)
+				if m.Evicted() != 0 || hooked != 0 {
+					t.Fatalf("refuse: Evicted %d, hook %d, want 0", m.Evicted(), hooked)
+				}
+				// Expired entries still make room.
+				clock.Advance(done)
+				mustClaim(t, m, key(2), "t")
+				continue
+			}
+			mustClaim(t, m, key(2), "t") // forgets 0
+			wantClaim(t, m, key(0), nil) // forgets 1
+			if m.Evicted() != 2 || hooked != 2 {
+				t.Fatalf("evict: Evicted %d, hook %d, want 2", m.Evicted(), hooked)
+			}
+		}
+	})
+
 	t.Run("ExpiredBeforeLive", func(t *testing.T) {
 		clock := newFakeClock()
 		m := idempotency.NewMemory(idempotency.MemoryConfig{MaxEntries: 3, Now: clock.Now})
