@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -818,5 +819,65 @@ func TestGatewayDedupEvictionVisible(t *testing.T) {
 	}
 	if resp := send("evt_rf0"); resp.StatusCode != 200 || resp.Header.Get("Hookgate-Duplicate") != "true" {
 		t.Fatalf("a completed id in a full refusing store: %d, want a duplicate", resp.StatusCode)
+	}
+}
+
+// TestCaddyfileExample runs the repository's Caddyfile.example (on free
+// ports) and checks that it verifies whatever host a request names: it
+// once served http://localhost:8080, so a webhook sent to 127.0.0.1, by a
+// tunnel or by HTTP/1.0 without Host got Caddy's empty 200, even with a
+// wrong secret (issue 13 item 4).
+func TestCaddyfileExample(t *testing.T) {
+	src, err := os.ReadFile("../Caddyfile.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gateway{t: t, adminPort: freePort(t), port: freePort(t)}
+	up := freePort(t)
+	conf := strings.NewReplacer(
+		"admin localhost:2019", fmt.Sprintf("admin localhost:%d", g.adminPort),
+		":8080 {", fmt.Sprintf(":%d {", g.port),
+		":8081 {", fmt.Sprintf(":%d {", up),
+		"reverse_proxy localhost:8081", fmt.Sprintf("reverse_proxy 127.0.0.1:%d", up),
+		"schemas schemas/examples", "schemas ../schemas/examples",
+	).Replace(string(src))
+	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(conf), nil)
+	if err != nil {
+		t.Fatalf("adapt Caddyfile.example: %v", err)
+	}
+	if err := caddy.Load(cfg, true); err != nil {
+		t.Fatalf("load Caddyfile.example: %v", err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+
+	const demo = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	body := []byte(invoice)
+	for _, host := range []string{"127.0.0.1", "localhost", "hooks.example.net"} {
+		r := signed(t, g.url("/"), "evt_ex_"+host, body, time.Now(), secretB)
+		r.Host = host
+		if resp, _ := do(t, r); resp.StatusCode != 401 || resp.Header.Get("Hookgate-Reason") != "signature_mismatch" {
+			t.Fatalf("wrong secret, Host %s: %d %q, want 401 signature_mismatch", host, resp.StatusCode, resp.Header.Get("Hookgate-Reason"))
+		}
+		r = signed(t, g.url("/"), "evt_ex_"+host, body, time.Now(), demo)
+		r.Host = host
+		if resp, got := do(t, r); resp.StatusCode != 200 || !strings.Contains(got, "received") {
+			t.Fatalf("valid, Host %s: %d %q, want the demo upstream's 200", host, resp.StatusCode, got)
+		}
+	}
+	// HTTP/1.0 without a Host header.
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(g.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST / HTTP/1.0\r\nContent-Type: application/json\r\nWebhook-Id: evt_h10\r\nWebhook-Timestamp: %d\r\nWebhook-Signature: v1,AAAA\r\nContent-Length: %d\r\n\r\n%s",
+		time.Now().Unix(), len(body), body)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("HTTP/1.0 without Host, bad signature: %d, want 401", resp.StatusCode)
 	}
 }
