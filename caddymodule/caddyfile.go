@@ -153,7 +153,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				s.PublicKey, s.Value = s.Value, ""
 			}
 			h.Secrets = append(h.Secrets, s)
-		case "tolerance", "retry_after":
+		case "tolerance", "retry_after", "body_timeout":
 			if err := once(name); err != nil {
 				return err
 			}
@@ -165,9 +165,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err != nil {
 				return d.Errf("%s: %v", name, err)
 			}
-			if name == "tolerance" {
+			switch name {
+			case "tolerance":
 				h.Tolerance = caddy.Duration(dur)
-			} else {
+			case "body_timeout":
+				h.BodyTimeout = caddy.Duration(dur)
+			default:
 				h.RetryAfter = caddy.Duration(dur)
 			}
 		case "max_body":

@@ -881,3 +881,29 @@ func TestCaddyfileExample(t *testing.T) {
 		t.Fatalf("HTTP/1.0 without Host, bad signature: %d, want 401", resp.StatusCode)
 	}
 }
+
+// TestGatewaySlowBodyTimesOut: through Caddy too, a body that stalls is
+// refused once body_timeout passes (the read deadline reaches net/http
+// through Caddy's response writer wrappers).
+func TestGatewaySlowBodyTimesOut(t *testing.T) {
+	u := newUpstream(t)
+	g := startGateway(t, basicSite(u, "body_timeout 300ms"))
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(g.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n{\"type\":")
+	_ = c.SetReadDeadline(time.Now().Add(20 * time.Second)) // bounds the test only
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("Hookgate-Reason") != "body_unreadable" {
+		t.Fatalf("stalled body: %d %q, want 400 body_unreadable", resp.StatusCode, resp.Header.Get("Hookgate-Reason"))
+	}
+	if n := len(u.requests()); n != 0 {
+		t.Fatalf("upstream saw %d requests", n)
+	}
+}

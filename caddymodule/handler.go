@@ -58,6 +58,10 @@ type Handler struct {
 
 	// MaxBodyBytes limits the body. Default: 1 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// BodyTimeout bounds the time the body may take to arrive once the
+	// pipeline reads it; a slower body is refused 400 body_unreadable.
+	// Default: 10s; negative: no bound (the server's timeouts only).
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
 
 	// Schemas validates payloads with JSON Schema per event type.
 	Schemas *SchemasConfig `json:"schemas,omitempty"`
@@ -249,6 +253,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		Source:       h.Source,
 		Verifier:     v,
 		MaxBodyBytes: h.MaxBodyBytes,
+		BodyTimeout:  time.Duration(h.BodyTimeout),
 		Shadow:       h.Shadow,
 		RetryAfter:   time.Duration(h.RetryAfter),
 		Handshake:    receive.HandshakeConfig{VerifyToken: repl.ReplaceAll(h.VerifyToken, "")},

@@ -7,9 +7,11 @@ import (
 	"io"
 	"math/bits"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Bodies are read into pooled buffers, one pool per power-of-two size from
@@ -151,65 +153,111 @@ func (rb *received) passTo(bb *bodyBuf) {
 	rb.pb = nil
 }
 
+// firstRead caps the buffer a declared Content-Length gets before any of
+// the body arrived: a larger body's buffer grows (doubling) with the bytes
+// that do arrive, so that connections that declare a large body and send
+// nothing cost little before anything is authenticated.
+const firstRead = 32 << 10
+
 // readBody reads the whole body within limit, refusing a declared
 // Content-Length over it before reading anything. A body of declared size
-// is read into a pooled buffer.
-func readBody(r *http.Request, limit int64) (received, error) {
+// is read into a pooled buffer. With a positive timeout, the body must
+// arrive within it (a connection read deadline, when the server supports
+// one): a body that dribbles in is refused as unreadable.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) (received, error) {
 	if r.ContentLength > limit {
 		return received{}, fmt.Errorf("%w: %d bytes declared, limit %d", ErrBodyTooLarge, r.ContentLength, limit)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return received{b: []byte{}}, nil
 	}
-	if r.ContentLength >= 0 {
-		// Size declared: one buffer, with one byte more to notice a body
-		// longer than declared.
-		var rb received
-		var buf []byte
-		if rb.pb = getBuf(r.ContentLength + 1); rb.pb != nil {
-			buf = rb.pb.b[:r.ContentLength+1]
-		} else {
-			buf = make([]byte, r.ContentLength+1)
+	if timeout > 0 {
+		// A network deadline runs on the real clock. Cleared once the body
+		// is in: net/http's background read of the idle connection would
+		// otherwise hit it and cancel the request's context.
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+			defer rc.SetReadDeadline(time.Time{})
 		}
-		var err error
-		rb.b, err = readDeclared(r.Body, buf, r.ContentLength, limit)
-		if err != nil || int64(len(rb.b)) != r.ContentLength {
-			// Failed, or longer than declared and read into a new buffer.
-			rb.recycle()
-		}
-		return rb, err
 	}
-	b, err := readAll(io.LimitReader(r.Body, limit+1), nil)
+	var (
+		rb  received
+		err error
+	)
+	if r.ContentLength >= 0 {
+		rb, err = readDeclared(r.Body, r.ContentLength, limit)
+	} else {
+		rb.b, err = readAll(io.LimitReader(r.Body, limit+1), nil)
+		if err == nil && int64(len(rb.b)) > limit {
+			err = fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
+		}
+	}
+	if err != nil {
+		rb.recycle()
+		if errors.Is(err, errBodyDeadline) {
+			err = fmt.Errorf("%w: the body did not arrive within %s", ErrBodyUnreadable, timeout)
+		}
+		return received{}, err
+	}
+	return rb, nil
+}
+
+// readDeclared reads a body of declared length n into a pooled buffer of
+// at most firstRead bytes at first, grown as bytes arrive, with room for
+// one byte more than n to notice a body longer than declared.
+func readDeclared(body io.Reader, n, limit int64) (received, error) {
+	var rb received
+	rb.setBuf(min(n+1, firstRead))
+	got := 0
+	for {
+		if got == len(rb.b) {
+			if int64(got) > n {
+				break // longer than declared
+			}
+			rb.grow(min(2*int64(len(rb.b)), n+1), got)
+		}
+		m, err := body.Read(rb.b[got:])
+		got += m
+		if err == io.EOF {
+			if int64(got) != n {
+				return rb, fmt.Errorf("%w: %d of %d declared bytes before the body ended", ErrBodyUnreadable, got, n)
+			}
+			rb.b = rb.b[:got]
+			return rb, nil
+		}
+		if err != nil {
+			return rb, bodyError(err)
+		}
+	}
+	// More than declared: read on up to the limit to decide, in a buffer
+	// of its own.
+	rest, err := readAll(io.LimitReader(body, limit+1-int64(got)), bytes.Clone(rb.b))
+	rb.recycle()
 	if err != nil {
 		return received{}, err
 	}
-	if int64(len(b)) > limit {
+	if int64(len(rest)) > limit {
 		return received{}, fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
 	}
-	return received{b: b}, nil
+	return received{b: rest}, nil
 }
 
-func readDeclared(body io.Reader, buf []byte, n, limit int64) ([]byte, error) {
-	got, err := io.ReadFull(body, buf)
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		if int64(got) != n {
-			return nil, fmt.Errorf("%w: %d of %d declared bytes before the body ended", ErrBodyUnreadable, got, n)
-		}
-		return buf[:got], nil
-	case err == nil:
-		// More than declared: read on up to the limit to decide, in a
-		// buffer of its own.
-		rest, err := readAll(io.LimitReader(body, limit+1-int64(got)), bytes.Clone(buf))
-		if err != nil {
-			return nil, err
-		}
-		if int64(len(rest)) > limit {
-			return nil, fmt.Errorf("%w: limit %d", ErrBodyTooLarge, limit)
-		}
-		return rest, nil
-	default:
-		return nil, bodyError(err)
+// setBuf gives rb a buffer of n bytes, pooled when n is within the pools.
+func (rb *received) setBuf(n int64) {
+	if rb.pb = getBuf(n); rb.pb != nil {
+		rb.b = rb.pb.b[:n]
+	} else {
+		rb.b = make([]byte, n)
+	}
+}
+
+// grow gives rb a buffer of n bytes holding the first got of the old one.
+func (rb *received) grow(n int64, got int) {
+	old, oldPB := rb.b, rb.pb
+	rb.setBuf(n)
+	copy(rb.b, old[:got])
+	if oldPB != nil {
+		putBuf(oldPB)
 	}
 }
 
@@ -221,10 +269,16 @@ func readAll(r io.Reader, b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// errBodyDeadline marks a body read that ran into Config.BodyTimeout.
+var errBodyDeadline = errors.New("receive: body read deadline")
+
 func bodyError(err error) error {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return fmt.Errorf("%w: limit %d", ErrBodyTooLarge, mbe.Limit)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return errBodyDeadline
 	}
 	return fmt.Errorf("%w: %v", ErrBodyUnreadable, err)
 }

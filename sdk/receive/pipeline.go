@@ -41,7 +41,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, in 
 	// 2. The body, whole, within the limit. Until it is forwarded, its
 	// buffer goes back to the pool on every return.
 	var err error
-	if in.body, err = readBody(r, rc.cfg.MaxBodyBytes); err != nil {
+	if in.body, err = readBody(w, r, rc.cfg.MaxBodyBytes, rc.cfg.BodyTimeout); err != nil {
 		return rc.fail(in, err, nil) // nothing else can be checked without it
 	}
 	defer in.body.recycle()

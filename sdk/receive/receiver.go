@@ -17,8 +17,15 @@ import (
 	"github.com/hookgate/hookgate/verify"
 )
 
-// DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is zero.
-const DefaultMaxBodyBytes = 1 << 20
+// Defaults of [Config].
+const (
+	// DefaultMaxBodyBytes is the body limit when Config.MaxBodyBytes is
+	// zero.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultBodyTimeout bounds the body's arrival when Config.BodyTimeout
+	// is zero.
+	DefaultBodyTimeout = 10 * time.Second
+)
 
 // Config configures a [Receiver] for one source: one provider endpoint
 // with its scheme and secrets.
@@ -30,6 +37,12 @@ type Config struct {
 	Verifier *verify.Verifier
 	// MaxBodyBytes limits the body. Default: DefaultMaxBodyBytes (1 MiB).
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time the body may take to arrive, from when
+	// the pipeline starts reading it (a read deadline on the connection,
+	// where the server supports one, as net/http's does): a body that
+	// trickles in is refused 400 body_unreadable. Negative: no bound.
+	// Default: DefaultBodyTimeout (10s, 100 KiB/s for a 1 MiB body).
+	BodyTimeout time.Duration
 	// Schemas, when set, validates payloads by event type.
 	Schemas *schemas.Registry
 	// Dedup claims event ids so that each is forwarded once. Default: a
@@ -111,6 +124,9 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.BodyTimeout == 0 {
+		cfg.BodyTimeout = DefaultBodyTimeout
 	}
 	if cfg.RetryAfter < 0 {
 		return nil, fmt.Errorf("receive: Config.RetryAfter: negative (%s)", cfg.RetryAfter)
