@@ -112,6 +112,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			switch name {
 			case "scheme":
+				if h.Scheme != "" && h.Scheme != val {
+					return d.Errf("scheme: %q here, but %q after webhook_verify: give it once", val, h.Scheme)
+				}
 				h.Scheme = val
 			case "source":
 				h.Source = val

@@ -115,6 +115,8 @@ func TestUnmarshalCaddyfileErrors(t *testing.T) {
 		{"webhook_verify {\n rate_limit 10 key\n}", "key needs a placeholder"},
 		{"webhook_verify {\n rate_limit 10 sometimes\n}", `unrecognized option "sometimes"`},
 		{"webhook_verify {\n dedup disk\n}", `unknown store "disk"`},
+		{"webhook_verify github {\n scheme stripe\n}", "give it once"},
+		{"webhook_verify {\n dedup memory {\n  when_full sometimes\n }\n}", "when_full"},
 		{"webhook_verify {\n dedup memory {\n  ttl forever\n }\n}", "dedup ttl"},
 		{"webhook_verify {\n dedup memory {\n  max_entries -1\n }\n}", "max_entries"},
 		{"webhook_verify {\n dedup memory {\n  fail_open yes\n }\n}", "fail_open: takes no arguments"},

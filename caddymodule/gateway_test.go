@@ -583,6 +583,9 @@ func TestGatewayProvisionErrors(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), want[name]) {
 				t.Fatalf("err = %v, want an error naming %q", err, want[name])
 			}
+			if _, _, adaptErr := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), nil); adaptErr == nil && !strings.Contains(err.Error(), "webhook_verify (source ") {
+				t.Fatalf("err = %v, want it to name the source", err)
+			}
 			if strings.Contains(err.Error(), "%%%") {
 				t.Fatalf("error repeats the secret: %v", err)
 			}

@@ -214,6 +214,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Source == "" {
 		h.Source = h.Scheme
 	}
+	// Every error names the source: a config has one webhook_verify per
+	// provider endpoint, and Caddy reports the error at the end of a long
+	// chain of module names. Fields are named as in the Caddyfile.
+	if err := h.provision(ctx); err != nil {
+		return fmt.Errorf("webhook_verify (source %q): %w", h.Source, err)
+	}
+	return nil
+}
+
+func (h *Handler) provision(ctx caddy.Context) error {
 	scheme, err := h.scheme()
 	if err != nil {
 		return err
@@ -226,12 +236,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			k.Name = "key" + strconv.Itoa(i+1)
 		}
 		if k.Secret == "" && k.PublicKey == "" {
-			return fmt.Errorf("webhook_verify: secrets[%d] (%s): empty after resolving placeholders", i, k.Name)
+			return fmt.Errorf("secret %s (secrets[%d]): empty after resolving placeholders", k.Name, i)
 		}
 		if s.Expires != "" {
 			t, err := time.Parse(time.RFC3339, s.Expires)
 			if err != nil {
-				return fmt.Errorf("webhook_verify: secrets[%d] (%s): expires: want RFC 3339: %v", i, k.Name, err)
+				return fmt.Errorf("secret %s (secrets[%d]): expires: want RFC 3339: %v", k.Name, i, err)
 			}
 			k.Expires = t
 		}
@@ -242,11 +252,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if len(keys) == 0 && secrets == nil {
-		return fmt.Errorf("webhook_verify: secrets: at least one secret is required")
+		return fmt.Errorf("secrets: at least one secret is required")
 	}
 	v, err := verify.New(verify.Config{Scheme: scheme, Keys: keys, Tolerance: time.Duration(h.Tolerance), AwaitKeys: secrets != nil})
 	if err != nil {
-		return fmt.Errorf("webhook_verify: %w", err)
+		return err
 	}
 
 	cfg := receive.Config{
@@ -260,11 +270,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	cfg.Handshake.Secrets = secrets
 	if h.MaxBodyBytes < 0 {
-		return fmt.Errorf("webhook_verify: max_body: negative")
+		return fmt.Errorf("max_body: negative")
 	}
 	if h.Schemas != nil {
 		if h.Schemas.Dir == "" {
-			return fmt.Errorf("webhook_verify: schemas: dir is required")
+			return fmt.Errorf("schemas: dir is required")
 		}
 		reg, err := schemas.New(schemas.Config{
 			Dir:           h.Schemas.Dir,
@@ -275,7 +285,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			MaxBytes:      max(h.MaxBodyBytes, receive.DefaultMaxBodyBytes),
 		})
 		if err != nil {
-			return fmt.Errorf("webhook_verify: schemas: %w", err)
+			return fmt.Errorf("schemas: %w", err)
 		}
 		cfg.Schemas = reg
 	}
@@ -288,21 +298,21 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.Attest != nil {
 		att, err := receive.NewAttester(verify.Key{Name: h.Attest.Name, Secret: repl.ReplaceAll(h.Attest.Value, "")})
 		if err != nil {
-			return fmt.Errorf("webhook_verify: attest: %w", err)
+			return fmt.Errorf("attest: %w", err)
 		}
 		cfg.Attest = att
 	}
 	if !h.DisableMetrics {
 		m, err := registerMetrics(ctx.GetMetricsRegistry())
 		if err != nil {
-			return fmt.Errorf("webhook_verify: metrics: %w", err)
+			return fmt.Errorf("metrics: %w", err)
 		}
 		h.metrics = m.forSource(h.Source)
 	}
 	cfg.Observer = receive.ObserverFunc(h.observe)
 	h.receiver, err = receive.New(cfg)
 	if err != nil {
-		return fmt.Errorf("webhook_verify: %w", err)
+		return err
 	}
 	return nil
 }
@@ -310,7 +320,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 func (h *Handler) scheme() (verify.Scheme, error) {
 	s, err := verify.Preset(h.Scheme)
 	if err != nil {
-		return s, fmt.Errorf("webhook_verify: scheme: %w", err)
+		return s, fmt.Errorf("scheme: %w", err)
 	}
 	if h.Custom != nil {
 		s = s.With(*h.Custom)
@@ -320,7 +330,7 @@ func (h *Handler) scheme() (verify.Scheme, error) {
 
 func (h *Handler) redisOptions() (redisclient.Options, error) {
 	if h.Redis == nil || h.Redis.URL == "" {
-		return redisclient.Options{}, fmt.Errorf("webhook_verify: redis: url is required for the redis dedup store, shared rate limits and handshake_secret_redis")
+		return redisclient.Options{}, fmt.Errorf("redis: url is required for the redis dedup store, shared rate limits and handshake_secret_redis")
 	}
 	o := redisclient.Options{
 		URL:          caddy.NewReplacer().ReplaceAll(h.Redis.URL, ""),
@@ -330,7 +340,7 @@ func (h *Handler) redisOptions() (redisclient.Options, error) {
 		WriteTimeout: time.Duration(h.Redis.WriteTimeout),
 	}
 	if err := o.Validate(); err != nil {
-		return o, fmt.Errorf("webhook_verify: redis: %w", err)
+		return o, fmt.Errorf("redis: %w", err)
 	}
 	return o, nil
 }
@@ -342,7 +352,7 @@ func (h *Handler) secretStore(scheme verify.Scheme) (receive.SecretStore, error)
 	var field string
 	switch {
 	case file != "" && h.HandshakeSecretRedis:
-		return nil, fmt.Errorf("webhook_verify: handshake_secret_file and handshake_secret_redis: choose one")
+		return nil, fmt.Errorf("handshake_secret_file and handshake_secret_redis: choose one")
 	case file != "":
 		field = "handshake_secret_file"
 	case h.HandshakeSecretRedis:
@@ -351,7 +361,7 @@ func (h *Handler) secretStore(scheme verify.Scheme) (receive.SecretStore, error)
 		return nil, nil
 	}
 	if scheme.Handshake != verify.HandshakeAsana {
-		return nil, fmt.Errorf("webhook_verify: %s: scheme %q hands over no secret in its handshake", field, scheme.Name)
+		return nil, fmt.Errorf("%s: scheme %q hands over no secret in its handshake", field, scheme.Name)
 	}
 	if file != "" {
 		return receive.SecretFile(file), nil
@@ -379,7 +389,7 @@ func (h *Handler) provisionDedup(cfg *receive.Config) error {
 	switch d.Store {
 	case "", "memory":
 		if d.WhenFull != "" && d.WhenFull != "evict" && d.WhenFull != "refuse" {
-			return fmt.Errorf("webhook_verify %s: dedup: when_full: unknown %q (want evict or refuse)", h.Source, d.WhenFull)
+			return fmt.Errorf("dedup: when_full: unknown %q (want evict or refuse)", d.WhenFull)
 		}
 		key := fmt.Sprintf("memory|%s|%d|%s", h.Source, d.MaxEntries, d.WhenFull)
 		evicted := evictionReporter(h.Source, h.logger)
@@ -398,14 +408,14 @@ func (h *Handler) provisionDedup(cfg *receive.Config) error {
 		}
 		rs, err := redisstore.New(redisstore.Config{Client: client, Prefix: h.redisPrefix() + "idem:", MaxInFlight: h.Redis.MaxInFlight})
 		if err != nil {
-			return fmt.Errorf("webhook_verify: dedup: %w", err)
+			return fmt.Errorf("dedup: %w", err)
 		}
 		store = rs
 	case "off":
 		cfg.NoDedup = true
 		return nil
 	default:
-		return fmt.Errorf("webhook_verify: dedup: store: unknown %q (want memory, redis or off)", d.Store)
+		return fmt.Errorf("dedup: store: unknown %q (want memory, redis or off)", d.Store)
 	}
 	cfg.Namespace = d.Namespace
 	// receive.Config.Detach's default, derived from the lock TTL, lets
@@ -418,7 +428,7 @@ func (h *Handler) provisionDedup(cfg *receive.Config) error {
 		FailOpen: d.FailOpen,
 	})
 	if err != nil {
-		return fmt.Errorf("webhook_verify: dedup: %w", err)
+		return fmt.Errorf("dedup: %w", err)
 	}
 	cfg.Dedup = dd
 	return nil
@@ -430,7 +440,7 @@ func (h *Handler) provisionRateLimit(cfg *receive.Config) error {
 		return nil
 	}
 	if rl.Rate <= 0 {
-		return fmt.Errorf("webhook_verify: rate_limit: rate must be positive")
+		return fmt.Errorf("rate_limit: rate must be positive")
 	}
 	key := fmt.Sprintf("ratelimit|%s|%g|%d", h.Source, rl.Rate, rl.Burst)
 	v, err := h.pooled(key, func() (any, func() error, error) {
@@ -438,7 +448,7 @@ func (h *Handler) provisionRateLimit(cfg *receive.Config) error {
 		return l, nil, err
 	})
 	if err != nil {
-		return fmt.Errorf("webhook_verify: rate_limit: %w", err)
+		return fmt.Errorf("rate_limit: %w", err)
 	}
 	local := v.(*ratelimit.Local)
 	cfg.RateLimit = local
@@ -452,7 +462,7 @@ func (h *Handler) provisionRateLimit(cfg *receive.Config) error {
 			Prefix: h.redisPrefix() + "rl:" + h.Source + ":", Fallback: local,
 		})
 		if err != nil {
-			return fmt.Errorf("webhook_verify: rate_limit: %w", err)
+			return fmt.Errorf("rate_limit: %w", err)
 		}
 		cfg.RateLimit = shared
 	}
