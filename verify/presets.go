@@ -87,13 +87,14 @@ var presets = map[string]Scheme{
 		Handshake:        HandshakeSlack,
 		Tolerance:        5 * time.Minute,
 	},
+	// Shopify's newer deliveries (its "events") drop the X- prefix.
 	"shopify": {
 		Name:             "shopify",
-		SignatureHeaders: []string{"X-Shopify-Hmac-Sha256"},
+		SignatureHeaders: []string{"X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"},
 		Encoding:         Base64,
 		Algorithm:        SHA256,
-		IDHeaders:        []string{"X-Shopify-Webhook-Id", "X-Shopify-Event-Id"},
-		TypeHeaders:      []string{"X-Shopify-Topic"},
+		IDHeaders:        []string{"X-Shopify-Webhook-Id", "Shopify-Webhook-Id", "X-Shopify-Event-Id", "Shopify-Event-Id"},
+		TypeHeaders:      []string{"X-Shopify-Topic", "Shopify-Topic"},
 	},
 	"paddle": {
 		Name:             "paddle",
