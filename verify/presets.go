@@ -115,6 +115,7 @@ var presets = map[string]Scheme{
 		SignatureHeaders: []string{"X-Twilio-Signature"},
 		Encoding:         Base64,
 		Algorithm:        SHA1,
+		AlgorithmHeader:  "X-Twilio-Webhooks-Signature-Settings", // SharedKey: HMAC_SHA256
 		Content:          "{url}{form}",
 		IDHeaders:        []string{"I-Twilio-Idempotency-Token"},
 		BodyHashParam:    "bodySHA256",

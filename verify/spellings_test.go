@@ -2,6 +2,7 @@ package verify
 
 import (
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -99,6 +100,92 @@ func TestShopifyHeaderSpellings(t *testing.T) {
 	r := signed(t, s, secret, t0, body)
 	if r.Header.Get("X-Shopify-Hmac-Sha256") != sig || r.Header.Get("X-Shopify-Webhook-Id") != "evt_1" || r.Header.Get("X-Shopify-Topic") != "invoice.paid" {
 		t.Errorf("signer headers: %v", r.Header)
+	}
+}
+
+// TestTwilioAlgorithms: Twilio signs with HMAC-SHA1 under the Auth Token,
+// and with the hash that X-Twilio-Webhooks-Signature-Settings names under
+// a SharedKey. Each request is verified with the hash it names, and only
+// with it.
+func TestTwilioAlgorithms(t *testing.T) {
+	s, _ := Preset("twilio")
+	const (
+		token    = "twilio-token"
+		url      = "https://hooks.example.com/sms?x=1"
+		settings = "X-Twilio-Webhooks-Signature-Settings"
+	)
+	body := []byte("To=%2B15550001111&Body=hello&From=%2B15552223333")
+	content := url + "Bodyhello" + "From+15552223333" + "To+15550001111"
+	sha1Sig, sha256Sig := macB64(sha1.New, token, content), macB64(sha256.New, token, content)
+	cases := []struct {
+		name     string
+		sig      string
+		settings string // "" sends none
+		body     []byte
+		want     error
+	}{
+		{"SHA-1, no settings", sha1Sig, "", body, nil},
+		{"SHA-256 SharedKey", sha256Sig, "key=webhooks_sharedkey_1,algorithm=HMAC_SHA256", body, nil},
+		{"SHA-256, algorithm first, spaces", sha256Sig, " algorithm = HMAC_SHA256 , key=k", body, nil},
+		{"SHA-256, lower case", sha256Sig, "algorithm=hmac_sha256", body, nil},
+		{"SHA-1 named", sha1Sig, "key=k,algorithm=HMAC_SHA1", body, nil},
+		{"SHA-1, settings without algorithm", sha1Sig, "key=k", body, nil},
+		{"SHA-256 without settings", sha256Sig, "", body, ErrSignatureMismatch},
+		{"SHA-1 named SHA-256", sha1Sig, "algorithm=HMAC_SHA256", body, ErrSignatureMismatch},
+		{"SHA-256 named SHA-1", sha256Sig, "algorithm=HMAC_SHA1", body, ErrSignatureMismatch},
+		{"SHA-256, tampered body", sha256Sig, "algorithm=HMAC_SHA256", []byte("To=%2B15550001111&Body=hellp&From=%2B15552223333"), ErrSignatureMismatch},
+		{"unknown algorithm", sha256Sig, "algorithm=HMAC_MD5", body, ErrMalformedHeader},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{}
+			h.Set("X-Twilio-Signature", tc.sig)
+			if tc.settings != "" {
+				h.Set(settings, tc.settings)
+			}
+			v := newVerifier(t, s, Key{Name: "auth-token", Secret: "another-token"}, Key{Name: "shared-key", Secret: token})
+			ev, err := v.Verify(&Request{Header: h, Body: tc.body, URL: url, Method: "POST"})
+			if !errors.Is(err, tc.want) || (tc.want == nil && err != nil) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+			if err == nil && ev.Key != "shared-key" {
+				t.Fatalf("key %q, want shared-key", ev.Key)
+			}
+		})
+	}
+
+	// The Signer names SHA-256 in the settings header and SHA-1 nowhere,
+	// as Twilio does; what it signs verifies.
+	for _, tc := range []struct {
+		alg          Algorithm
+		sig, setting string
+	}{
+		{SHA1, sha1Sig, ""},
+		{SHA256, sha256Sig, "algorithm=HMAC_SHA256"},
+	} {
+		sch := s
+		sch.Algorithm = tc.alg
+		sg, err := NewSigner(sch, Key{Secret: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h, err := sg.Sign(Message{Body: body, URL: url, Method: "POST"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Get("X-Twilio-Signature") != tc.sig || h.Get(settings) != tc.setting {
+			t.Errorf("%s: signed %q with settings %q, want %q and %q", tc.alg, h.Get("X-Twilio-Signature"), h.Get(settings), tc.sig, tc.setting)
+		}
+		if _, err := newVerifier(t, s, Key{Secret: token}).Verify(&Request{Header: h, Body: body, URL: url}); err != nil {
+			t.Errorf("%s: the preset refuses what the Signer signed: %v", tc.alg, err)
+		}
+	}
+
+	// A public-key scheme has no HMAC for the header to choose.
+	bad, _ := Preset("discord")
+	bad.AlgorithmHeader = settings
+	if _, err := New(Config{Scheme: bad, Keys: []Key{{PublicKey: "00"}}}); !errors.Is(err, ErrConfig) {
+		t.Errorf("AlgorithmHeader on a public-key scheme: err = %v, want ErrConfig", err)
 	}
 }
 
