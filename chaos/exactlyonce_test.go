@@ -150,7 +150,7 @@ func TestExactlyOnce(t *testing.T) {
 				const stopped = `"msg":"servers shutting down; grace period initiated"`
 				n := 0
 				for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-					if n = env.gateways[0].logCount(stopped); n >= 3 {
+					if n = env.gateways[0].LogCount(stopped); n >= 3 {
 						break
 					}
 				}

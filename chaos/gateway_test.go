@@ -2,24 +2,19 @@ package chaos
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hookgate/hookgate/internal/testredis"
+	"github.com/hookgate/hookgate/internal/testgateway"
 )
 
 // hookgateBin is the gateway binary TestMain built; buildErr says why
@@ -39,7 +34,7 @@ func TestMain(m *testing.M) {
 		defer os.RemoveAll(dir)
 		// Build only when a test here will run: not for -list or -short.
 		if !shortFlag() {
-			hookgateBin, buildErr = buildGateway(dir)
+			hookgateBin, buildErr = testgateway.Build(dir)
 		}
 		return m.Run()
 	}()
@@ -60,23 +55,6 @@ func shortFlag() bool {
 	return false
 }
 
-// buildGateway builds ../cmd/hookgate into dir. The test binary may run
-// with -race; the gateway is built without it, as it ships.
-func buildGateway(dir string) (string, error) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	bin := filepath.Join(dir, "hookgate")
-	cmd := exec.Command(goTool, "build", "-o", bin, "../cmd/hookgate")
-	cmd.Env = append(os.Environ(), "GOFLAGS=")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ../cmd/hookgate: %v\n%s", err, out)
-	}
-	return bin, nil
-}
-
 // needGateway skips in -short mode and fails when the binary could not be
 // built: a gateway that cannot be built or started is a failure, never a
 // skip.
@@ -94,156 +72,15 @@ func needGateway(t *testing.T) {
 }
 
 // gateway is one hookgate process serving one site.
-type gateway struct {
-	t      testing.TB
-	Addr   string // host:port of the site
-	Admin  string // host:port of the admin API
-	URL    string // http://Addr/hooks
-	config string
-	logs   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// siteConfig renders a Caddyfile: global options with the admin API on
-// admin, and one site on addr whose body is site.
-func siteConfig(admin, addr, logPath, site string) string {
-	return fmt.Sprintf(`{
-	admin %s
-	auto_https off
-	persist_config off
-	grace_period 10s
-	log {
-		output file %s
-		level INFO
-	}
-}
-
-http://%s {
-	bind 127.0.0.1
-%s
-}
-`, admin, logPath, addr, site)
-}
+type gateway = testgateway.Gateway
 
 // startGateway runs hookgate with a site whose directives are site. It
-// fails the test when the gateway does not come up.
+// fails the test when the gateway does not come up. Signatures are kept
+// out of its log (shown when a test fails), which records the headers of
+// requests that got a 5xx.
 func startGateway(t testing.TB, site string) *gateway {
 	t.Helper()
-	dir := t.TempDir()
-	g := &gateway{t: t, config: filepath.Join(dir, "Caddyfile"), logs: filepath.Join(dir, "caddy.log")}
-	var lastErr error
-	// A free port can be taken before the gateway binds it: try others.
-	for range 3 {
-		g.Addr, g.Admin = freeAddr(t), freeAddr(t)
-		g.URL = "http://" + g.Addr + "/hooks"
-		if err := os.WriteFile(g.config, []byte(siteConfig(g.Admin, g.Addr, g.logs, site)), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if lastErr = g.start(dir); lastErr == nil {
-			t.Cleanup(g.stop)
-			return g
-		}
-	}
-	t.Fatalf("gateway did not start: %v", lastErr)
-	return nil
-}
-
-func (g *gateway) start(dir string) error {
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	cmd := exec.Command(hookgateBin, "run", "--config", g.config, "--adapter", "caddyfile")
-	// Caddy keeps its data (instance id, certificates) and config under
-	// these: keep them in the test's directory.
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	g.cmd, g.exited = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(g.exited) }()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-g.exited:
-			return fmt.Errorf("hookgate exited: %s\n%s", cmd.ProcessState, g.tail(filepath.Join(dir, "stdout.log")))
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", g.Addr, 200*time.Millisecond); err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-	g.kill()
-	return fmt.Errorf("hookgate did not listen on %s within 20s:\n%s", g.Addr, g.tail(filepath.Join(dir, "stdout.log")))
-}
-
-// Alive reports whether the process is still running.
-func (g *gateway) Alive() bool {
-	select {
-	case <-g.exited:
-		return false
-	default:
-		return true
-	}
-}
-
-// Reload runs `hookgate reload` with the unchanged config. --force makes
-// Caddy apply it anyway: without it an identical config is a no-op.
-func (g *gateway) Reload(ctx context.Context) error {
-	cmd := exec.CommandContext(ctx, hookgateBin, "reload", "--config", g.config, "--adapter", "caddyfile",
-		"--address", g.Admin, "--force")
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+filepath.Dir(g.config), "XDG_CONFIG_HOME="+filepath.Dir(g.config), "HOME="+filepath.Dir(g.config))
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("hookgate reload: %v: %s", err, out)
-	}
-	return nil
-}
-
-func (g *gateway) kill() {
-	if g.cmd != nil && g.cmd.Process != nil {
-		_ = g.cmd.Process.Kill()
-		<-g.exited
-	}
-}
-
-// stop kills the gateway and shows its log when the test failed.
-func (g *gateway) stop() {
-	alive := g.Alive()
-	g.kill()
-	if g.t.Failed() {
-		g.t.Logf("gateway %s (alive at the end: %v), log tail:\n%s", g.Addr, alive, g.tail(g.logs))
-	}
-}
-
-// logCount returns how many lines of the gateway's log contain s.
-func (g *gateway) logCount(s string) int {
-	b, err := os.ReadFile(g.logs)
-	if err != nil {
-		return 0
-	}
-	return strings.Count(string(b), s)
-}
-
-func (g *gateway) tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	const max = 6 << 10
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	return string(b)
-}
-
-func freeAddr(t testing.TB) string {
-	return "127.0.0.1:" + strconv.Itoa(testredis.FreePort(t))
+	return testgateway.Start(t, hookgateBin, site, "Webhook-Signature")
 }
 
 // newSecret returns a random Standard Webhooks secret.

@@ -31,14 +31,26 @@ func alias(s Scheme, name string) Scheme {
 	return s
 }
 
+// svixSent is the Standard Webhooks row under the svix-* header names that
+// Svix sends, for Svix and the providers that deliver through it (Clerk,
+// Resend), whose own verifiers read only those. The webhook-* names are
+// still accepted; a Signer writes the svix-* ones.
+func svixSent(name string) Scheme {
+	s := alias(standardWebhooks, name)
+	s.SignatureHeaders = []string{"svix-signature", "webhook-signature"}
+	s.IDHeaders = []string{"svix-id", "webhook-id"}
+	s.TimestampHeaders = []string{"svix-timestamp", "webhook-timestamp"}
+	return s
+}
+
 // presets are the built-in schemes, by name. Adding a provider is adding a
 // row here, its test vectors (testdata/presets.json) and its line in the
 // README's scheme table.
 var presets = map[string]Scheme{
 	"standard": standardWebhooks,
-	"svix":     alias(standardWebhooks, "svix"),
-	"clerk":    alias(standardWebhooks, "clerk"),
-	"resend":   alias(standardWebhooks, "resend"),
+	"svix":     svixSent("svix"),
+	"clerk":    svixSent("clerk"),
+	"resend":   svixSent("resend"),
 	"stripe": {
 		Name:             "stripe",
 		SignatureHeaders: []string{"Stripe-Signature"},
@@ -75,13 +87,14 @@ var presets = map[string]Scheme{
 		Handshake:        HandshakeSlack,
 		Tolerance:        5 * time.Minute,
 	},
+	// Shopify's newer deliveries (its "events") drop the X- prefix.
 	"shopify": {
 		Name:             "shopify",
-		SignatureHeaders: []string{"X-Shopify-Hmac-Sha256"},
+		SignatureHeaders: []string{"X-Shopify-Hmac-Sha256", "Shopify-Hmac-Sha256"},
 		Encoding:         Base64,
 		Algorithm:        SHA256,
-		IDHeaders:        []string{"X-Shopify-Webhook-Id", "X-Shopify-Event-Id"},
-		TypeHeaders:      []string{"X-Shopify-Topic"},
+		IDHeaders:        []string{"X-Shopify-Webhook-Id", "Shopify-Webhook-Id", "X-Shopify-Event-Id", "Shopify-Event-Id"},
+		TypeHeaders:      []string{"X-Shopify-Topic", "Shopify-Topic"},
 	},
 	"paddle": {
 		Name:             "paddle",
@@ -102,6 +115,7 @@ var presets = map[string]Scheme{
 		SignatureHeaders: []string{"X-Twilio-Signature"},
 		Encoding:         Base64,
 		Algorithm:        SHA1,
+		AlgorithmHeader:  "X-Twilio-Webhooks-Signature-Settings", // SharedKey: HMAC_SHA256
 		Content:          "{url}{form}",
 		IDHeaders:        []string{"I-Twilio-Idempotency-Token"},
 		BodyHashParam:    "bodySHA256",

@@ -174,6 +174,16 @@ type Scheme struct {
 	// Algorithm of the HMAC, or Ed25519 or ECDSAP256 for schemes verified
 	// with public keys only. Default: SHA256.
 	Algorithm Algorithm `json:"algorithm,omitempty"`
+	// AlgorithmHeader names a header that lets each request name its
+	// HMAC's hash, in Twilio's format: comma-separated key=value settings
+	// whose "algorithm" is HMAC_SHA1, HMAC_SHA256 or HMAC_SHA512
+	// (X-Twilio-Webhooks-Signature-Settings: "key=...,algorithm=HMAC_SHA256",
+	// sent with webhooks signed by a SharedKey). A request without the
+	// header, or without an algorithm in it, is HMAC-SHA1, as the format
+	// says; one naming another algorithm is refused as malformed. With it,
+	// Algorithm is the hash a [Signer] signs with, and the Signer names any
+	// hash but SHA-1 in the header.
+	AlgorithmHeader string `json:"algorithm_header,omitempty"`
 	// SecretEncoding says how secrets become key bytes. Default: SecretRaw.
 	SecretEncoding SecretEncoding `json:"secret_encoding,omitempty"`
 	// PublicKeyEncoding says how public keys are written. Default:
@@ -273,6 +283,9 @@ func (s Scheme) withDefaults() Scheme {
 	s.IDHeaders = canon(s.IDHeaders)
 	s.TypeHeaders = canon(s.TypeHeaders)
 	s.TimestampHeaders = canon(s.TimestampHeaders)
+	if s.AlgorithmHeader = strings.TrimSpace(s.AlgorithmHeader); s.AlgorithmHeader != "" {
+		s.AlgorithmHeader = textproto.CanonicalMIMEHeaderKey(s.AlgorithmHeader)
+	}
 	return s
 }
 
@@ -322,6 +335,9 @@ func (s *Scheme) validate() error {
 	}
 	if _, ok := hashes[s.Algorithm]; !ok && !s.Algorithm.publicKey() {
 		return bad("Algorithm", "unknown algorithm %q (want sha1, sha256, sha512, ed25519 or ecdsa-p256)", s.Algorithm)
+	}
+	if s.AlgorithmHeader != "" && s.Algorithm.publicKey() {
+		return bad("AlgorithmHeader", "names an HMAC hash; algorithm %q verifies with public keys", s.Algorithm)
 	}
 	if s.Algorithm.publicKey() && s.PublicKeyVersion != "" {
 		return bad("PublicKeyVersion", "applies to HMAC schemes that also take Ed25519 signatures; algorithm %q verifies every signature with public keys", s.Algorithm)

@@ -235,6 +235,9 @@ func (sg *Signer) sign(m Message, rewrite bool) ([]byte, http.Header, error) {
 	if len(s.TimestampHeaders) > 0 {
 		hdr.Set(s.TimestampHeaders[0], c.timestamp)
 	}
+	if s.AlgorithmHeader != "" && s.Algorithm != settingsDefault {
+		hdr.Set(s.AlgorithmHeader, "algorithm="+settingsName(s.Algorithm))
+	}
 	return body, hdr, nil
 }
 

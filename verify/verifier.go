@@ -122,6 +122,9 @@ type Verifier struct {
 	tokens    []tokenKey
 	pool      sync.Pool // of *state
 	types     typeCache // event types read from payloads
+	// perAlgorithm, for a scheme with an AlgorithmHeader, verifies the
+	// requests that name each hash.
+	perAlgorithm map[Algorithm]*Verifier
 }
 
 type macKey struct {
@@ -228,6 +231,12 @@ func New(cfg Config) (*Verifier, error) {
 			v.pubKeys = append(v.pubKeys, pub)
 		default:
 			return nil, fmt.Errorf("%w: %s: empty secret", ErrMalformedSecret, field)
+		}
+	}
+	if s.AlgorithmHeader != "" {
+		var err error
+		if v.perAlgorithm, err = newPerAlgorithm(cfg); err != nil {
+			return nil, err
 		}
 	}
 	n := len(v.macKeys)
@@ -361,6 +370,9 @@ func header(h http.Header, names []string) string {
 // returns the event's id, type and timestamp and the name of the key that
 // matched; otherwise an error wrapping one of the package's sentinels.
 func (v *Verifier) Verify(r *Request) (Event, error) {
+	if v.perAlgorithm != nil {
+		return v.verifyNamed(r)
+	}
 	s := &v.scheme
 	var sigHeader string
 	if len(s.SignatureHeaders) > 0 {

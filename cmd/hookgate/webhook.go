@@ -145,7 +145,7 @@ func (f *schemeFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.signatureHeader, "signature-header", "", "hmac scheme: header carrying the signature")
 	fl.StringVar(&f.prefix, "prefix", "", "hmac scheme: prefix before the signature, e.g. sha256=")
 	fl.StringVar(&f.encoding, "encoding", "", "hmac scheme: hex or base64")
-	fl.StringVar(&f.algorithm, "algorithm", "", "hmac scheme: sha1, sha256 or sha512")
+	fl.StringVar(&f.algorithm, "algorithm", "", "hmac scheme: sha1, sha256 or sha512; twilio: sign with sha256 (a SharedKey's) instead of sha1")
 	fl.StringVar(&f.template, "template", "", "hmac scheme: signed content, e.g. {timestamp}.{body}")
 	fl.StringVar(&f.idHeader, "id-header", "", "hmac scheme: header carrying the event id")
 	fl.StringVar(&f.timestampHeader, "timestamp-header", "", "hmac scheme: header carrying the Unix timestamp")
@@ -163,6 +163,11 @@ func (f *schemeFlags) resolve(c *webhookCLI, cmd *cobra.Command) (verify.Scheme,
 		"timestamp-header": &f.timestampHeader,
 	}
 	for name := range generic {
+		// A scheme whose requests name their hash (Twilio) signs with
+		// the one --algorithm names.
+		if name == "algorithm" && s.AlgorithmHeader != "" {
+			continue
+		}
 		if cmd.Flags().Changed(name) && s.Name != "hmac" {
 			return s, nil, usageErrorf("--%s applies to --scheme hmac only", name)
 		}

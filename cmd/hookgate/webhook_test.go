@@ -125,6 +125,29 @@ func TestSignThenVerify(t *testing.T) {
 	}
 }
 
+// TestTwilioSHA256 signs as a Twilio SharedKey does (--algorithm sha256):
+// the settings header names the hash, and the twilio preset verifies it.
+func TestTwilioSHA256(t *testing.T) {
+	url := "https://hooks.example.com/sms"
+	s := cli(t, "b=2&a=1", nil, "sign", "--scheme", "twilio", "--secret", "sk", "--algorithm", "sha256", "--url", url)
+	if s.code != 0 || !strings.Contains(s.out, "X-Twilio-Webhooks-Signature-Settings: algorithm=HMAC_SHA256\n") {
+		t.Fatalf("sign: %d %q %q", s.code, s.out, s.errOut)
+	}
+	args := []string{"verify", "--scheme", "twilio", "--secret", "sk", "--url", url}
+	for _, line := range strings.Split(strings.TrimSpace(s.out), "\n") {
+		args = append(args, "--header", line)
+	}
+	if r := cli(t, "b=2&a=1", nil, args...); r.code != 0 {
+		t.Fatalf("verify: %d %q %q", r.code, r.out, r.errOut)
+	}
+	if r := cli(t, "b=2&a=2", nil, args...); r.code != 1 {
+		t.Fatalf("verify tampered: %d %q", r.code, r.out)
+	}
+	if r := cli(t, "{}", nil, "sign", "--scheme", "github", "--secret", "x", "--algorithm", "sha1"); r.code != 2 {
+		t.Fatalf("--algorithm on github: %d %q", r.code, r.errOut)
+	}
+}
+
 func TestGenericHMACFlags(t *testing.T) {
 	common := []string{"--scheme", "hmac", "--signature-header", "X-Sig", "--prefix", "sha1=", "--encoding", "base64",
 		"--algorithm", "sha1", "--template", "{timestamp}.{body}", "--timestamp-header", "X-Ts", "--id-header", "X-Id"}
