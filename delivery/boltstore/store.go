@@ -1,0 +1,535 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/hookgate/hookgate/delivery"
+)
+
+// Config configures a [Store].
+type Config struct {
+	// Timeout bounds how long Open waits for the file lock, which another
+	// process, or another Open of the same file in this process, holds.
+	//
+	// default: 5s (DefaultTimeout)
+	Timeout time.Duration
+
+	// OnError receives the failures of lazy writes ([delivery.Report]
+	// with Lazy set), which have no caller left to return them to, and
+	// the ErrLeaseLost of a lazy report. It must be quick and safe for
+	// concurrent use. Optional.
+	OnError func(error)
+
+	// MaxBatch bounds the writes committed together in one transaction.
+	//
+	// default: 1000 (DefaultMaxBatch)
+	MaxBatch int
+}
+
+// Defaults of [Config].
+const (
+	DefaultTimeout  = 5 * time.Second
+	DefaultMaxBatch = 1000
+)
+
+// Bucket names (tx.go describes their keys).
+var (
+	bData  = []byte("data")
+	bIndex = []byte("index")
+)
+
+var buckets = [][]byte{bData, bIndex}
+
+// commitMode chooses how writes reach the database. Only the benchmarks
+// use anything but groupCommit.
+type commitMode int
+
+const (
+	groupCommit commitMode = iota // one committer goroutine, one transaction per drained queue
+	updateEach                    // one DB.Update per write (the naive way)
+	boltBatch                     // DB.Batch
+)
+
+// Store is a [delivery.Store] in a bbolt file. Make one with [Open] or
+// [New]; the zero value is not usable. It is safe for concurrent use.
+type Store struct {
+	db       *bolt.DB
+	own      bool // Close closes db
+	onError  func(error)
+	maxBatch int
+	mode     commitMode
+
+	mu     sync.RWMutex // held to send on ops; Close takes it to close ops
+	closed bool
+	ops    chan *op
+	done   chan struct{} // closed when the committer has exited
+
+	commits, writes atomic.Uint64 // transactions and writes committed
+
+	// syncing is closed when the commit under way ends; set while that
+	// commit holds writes whose callers were answered before it (leases),
+	// so that a read made after such an answer waits to see the write.
+	smu     sync.Mutex
+	syncing chan struct{}
+}
+
+var _ delivery.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the store file at path, its
+// directory created with mode 0700 and the file with 0600: bodies may
+// hold personal data. The Store owns the database: Close closes it.
+//
+// bbolt locks the file: while one Store (or any bbolt handle) has it
+// open, another Open of it, in this process or another, waits up to
+// Config.Timeout and fails. Within one process, share one Store (or one
+// *bolt.DB through New) per path.
+func Open(path string, cfg Config) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("boltstore: %w", err)
+	}
+	timeout := cfg.Timeout
+	if timeout == 0 {
+		timeout = DefaultTimeout
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:      timeout,
+		FreelistType: bolt.FreelistMapType,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", filepath.Base(path), err)
+	}
+	s, err := newStore(db, cfg, true)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a Store on an open database, creating its buckets. Close
+// does not close db. Several Stores may share one db (each commits on its
+// own; bbolt serializes their transactions).
+func New(db *bolt.DB, cfg Config) (*Store, error) {
+	return newStore(db, cfg, false)
+}
+
+func newStore(db *bolt.DB, cfg Config, own bool) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("boltstore: New: db is nil")
+	}
+	if cfg.MaxBatch < 0 {
+		return nil, fmt.Errorf("boltstore: Config.MaxBatch is negative (%d)", cfg.MaxBatch)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, name := range buckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
+	}
+	s := &Store{
+		db:       db,
+		own:      own,
+		onError:  cfg.OnError,
+		maxBatch: cfg.MaxBatch,
+		ops:      make(chan *op, 4096),
+		done:     make(chan struct{}),
+	}
+	if s.maxBatch == 0 {
+		s.maxBatch = DefaultMaxBatch
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Commits returns how many transactions the store committed, and how
+// many writes they carried: writes/commits is how well group commit
+// shares each sync.
+func (s *Store) Commits() (commits, writes uint64) {
+	return s.commits.Load(), s.writes.Load()
+}
+
+// DB returns the store's database, for its statistics and for a backup
+// (db.View(func(tx) { tx.WriteTo(w) })).
+func (s *Store) DB() *bolt.DB { return s.db }
+
+// Close writes what is queued (lazy reports included), stops the
+// committer, and closes the database if Open opened it. Calls after Close
+// return an error wrapping delivery.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.ops)
+	s.mu.Unlock()
+	<-s.done
+	if s.own {
+		return s.db.Close()
+	}
+	return nil
+}
+
+// op is one write: fn runs in a read-write transaction and returns the
+// caller's answer (result: nil, or ErrExists, ErrNotFound, ErrLeaseLost)
+// and, separately, a failure that aborts the transaction (err). An fn must
+// be re-runnable: after a failed transaction it runs again, alone.
+type op struct {
+	name      string
+	fn        func(tx *bolt.Tx) (result error, err error)
+	early     bool // answer once applied, before the commit
+	result    error
+	err       error
+	done      chan struct{} // nil for a lazy op
+	signalled bool          // done was closed
+}
+
+// How a write's caller waits.
+type wait int
+
+const (
+	committed wait = iota // until the write is committed and synced
+	lazily                // not at all: failures go to OnError
+	applied               // until the write is applied, not committed
+)
+
+// run runs o.fn in tx, turning a panic into an error.
+func (o *op) run(tx *bolt.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("boltstore: %s panicked: %v", o.name, p)
+		}
+	}()
+	o.result, o.err = nil, nil
+	o.result, err = o.fn(tx)
+	return err
+}
+
+// write runs fn in a read-write transaction, grouped with other writes,
+// and returns its result as w says. When it returns ctx's error, fn may
+// still run later: the caller must not read what fn writes.
+func (s *Store) write(ctx context.Context, name string, w wait, fn func(tx *bolt.Tx) (error, error)) error {
+	o := &op{name: name, fn: fn, early: w == applied}
+	lazy := w == lazily
+	switch s.mode {
+	case updateEach:
+		return s.answer(o, s.db.Update(o.run))
+	case boltBatch:
+		return s.answer(o, s.db.Batch(o.run))
+	}
+	if !lazy {
+		o.done = make(chan struct{})
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return delivery.ErrClosed
+	}
+	select {
+	case s.ops <- o:
+		s.mu.RUnlock()
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	if lazy {
+		return nil
+	}
+	select {
+	case <-o.done:
+		return s.answer(o, o.err)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// answer returns what the caller of o sees: the transaction's failure
+// wrapped as unavailable, or o's result.
+func (s *Store) answer(o *op, err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: boltstore: %s: %w", delivery.ErrUnavailable, o.name, err)
+	}
+	return o.result
+}
+
+// commitLoop commits the queued writes: it takes the first, then
+// everything queued behind it (up to maxBatch), and runs them in one
+// transaction, so that writers arriving while a commit syncs share the
+// next one. An idle store commits each write at once, with no added
+// delay.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*op, 0, s.maxBatch)
+	for o := range s.ops {
+		batch = append(batch[:0], o)
+	drain:
+		for len(batch) < s.maxBatch {
+			select {
+			case o, ok := <-s.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs batch in one transaction. If it fails, each op runs again
+// alone, so that one bad write (a key too large) does not fail the
+// others.
+func (s *Store) commit(batch []*op) {
+	s.commits.Add(1)
+	s.writes.Add(uint64(len(batch)))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, o := range batch {
+			if err := o.run(tx); err != nil {
+				return err
+			}
+			if o.early {
+				// Its caller goes on while the commit syncs; reads wait.
+				s.smu.Lock()
+				if s.syncing == nil {
+					s.syncing = make(chan struct{})
+				}
+				s.smu.Unlock()
+				close(o.done)
+				o.signalled = true
+			}
+		}
+		return nil
+	})
+	s.smu.Lock()
+	if s.syncing != nil {
+		close(s.syncing)
+		s.syncing = nil
+	}
+	s.smu.Unlock()
+	if err != nil {
+		if len(batch) == 1 && !batch[0].signalled {
+			batch[0].err = err
+		} else {
+			for _, o := range batch {
+				if !o.signalled {
+					o.err = s.db.Update(o.run)
+				}
+			}
+		}
+	}
+	for _, o := range batch {
+		if o.signalled {
+			continue // its write is lost if the commit failed
+		}
+		if o.done != nil {
+			close(o.done)
+			continue
+		}
+		if s.onError == nil {
+			continue
+		}
+		if o.err != nil {
+			s.onError(fmt.Errorf("%w: boltstore: %s: %w", delivery.ErrUnavailable, o.name, o.err))
+		} else if errors.Is(o.result, delivery.ErrLeaseLost) {
+			s.onError(o.result)
+		}
+	}
+}
+
+// Flush returns once every write queued before it (lazy reports
+// included) is committed and synced. Reads (Get, List, Stats) see only
+// committed writes: Flush first to read what was just reported lazily.
+func (s *Store) Flush(ctx context.Context) error {
+	return s.write(ctx, "flush", committed, func(*bolt.Tx) (error, error) { return nil, nil })
+}
+
+// Append implements [delivery.Store]. The event is committed, and synced
+// to disk (fdatasync), when it returns nil.
+func (s *Store) Append(ctx context.Context, ev *delivery.Event) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	return s.write(ctx, "append", committed, func(tx *bolt.Tx) (error, error) {
+		return open(tx).append(ev)
+	})
+}
+
+// Lease implements [delivery.Store].
+func (s *Store) Lease(ctx context.Context, q delivery.Queue, now time.Time, n int, until time.Time, token string) (tasks []*delivery.Task, next time.Time, err error) {
+	if n <= 0 {
+		return nil, time.Time{}, nil
+	}
+	err = s.write(ctx, "lease", applied, func(tx *bolt.Tx) (error, error) {
+		var err error
+		tasks, next, err = open(tx).lease(q, now, n, until, token)
+		return nil, err
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return tasks, next, nil
+}
+
+// Report implements [delivery.Store].
+func (s *Store) Report(ctx context.Context, r delivery.Report) error {
+	if err := checkReport(&r); err != nil {
+		return err
+	}
+	if r.Attempt != nil {
+		a := *r.Attempt // the caller may reuse its Attempt
+		r.Attempt = &a
+	}
+	return s.write(ctx, "report", reportWait(r.Lazy), func(tx *bolt.Tx) (error, error) {
+		return open(tx).report(&r)
+	})
+}
+
+func reportWait(lazy bool) wait {
+	if lazy {
+		return lazily
+	}
+	return committed
+}
+
+func checkReport(r *delivery.Report) error {
+	switch r.Status {
+	case delivery.StatusPending:
+		if r.NextAt.IsZero() {
+			return errors.New("boltstore: a pending Report needs a NextAt")
+		}
+	case delivery.StatusDelivered, delivery.StatusDead:
+	default:
+		return fmt.Errorf("boltstore: a Report makes a delivery pending, delivered or dead, not %v", r.Status)
+	}
+	return nil
+}
+
+// Extend implements [delivery.Store].
+func (s *Store) Extend(ctx context.Context, t *delivery.Task, until time.Time) error {
+	src, id, dest, token := t.Event.Source, t.Event.ID, t.Delivery.Destination, t.Delivery.Token
+	err := s.write(ctx, "extend", committed, func(tx *bolt.Tx) (error, error) {
+		return open(tx).extend(src, id, dest, token, until)
+	})
+	if err == nil {
+		t.Delivery.NextAt = until
+	}
+	return err
+}
+
+// Replay implements [delivery.Store].
+func (s *Store) Replay(ctx context.Context, source, id, destination string, now time.Time) error {
+	return s.write(ctx, "replay", committed, func(tx *bolt.Tx) (error, error) {
+		return open(tx).replay(source, id, destination, now)
+	})
+}
+
+// purgeChunk bounds the events one transaction of Purge deletes.
+const purgeChunk = 1000
+
+// Purge implements [delivery.Store]. It deletes in transactions of at
+// most 1000 events, so that other writes go on meanwhile.
+func (s *Store) Purge(ctx context.Context, f delivery.Filter) (int, error) {
+	total := 0
+	for {
+		chunk := purgeChunk
+		if f.Limit > 0 {
+			chunk = min(chunk, f.Limit-total)
+		}
+		var n int
+		err := s.write(ctx, "purge", committed, func(tx *bolt.Tx) (error, error) {
+			var err error
+			n, err = open(tx).purge(&f, chunk)
+			return nil, err
+		})
+		if err != nil {
+			return total, err // n is not ours to read: the op may still run
+		}
+		total += n
+		if n < chunk || f.Limit > 0 && total >= f.Limit {
+			return total, nil
+		}
+	}
+}
+
+// Get implements [delivery.Store].
+func (s *Store) Get(ctx context.Context, source, id string) (*delivery.Event, error) {
+	var ev *delivery.Event
+	err := s.view(func(t txn) error {
+		seq, ok := t.lookup(source, id)
+		if !ok {
+			return delivery.ErrNotFound
+		}
+		var err error
+		ev, err = t.load(seq, true)
+		return err
+	})
+	return ev, err
+}
+
+// List implements [delivery.Store]. It walks events newest first (or
+// oldest first after f.After), through the index of f.Status, else of
+// f.Source, else all events, and decodes each until it has f's limit:
+// a filter that matches few events costs a walk over many.
+func (s *Store) List(ctx context.Context, f delivery.Filter) ([]*delivery.Event, error) {
+	var evs []*delivery.Event
+	err := s.view(func(t txn) error {
+		var err error
+		evs, err = t.list(ctx, &f)
+		return err
+	})
+	return evs, err
+}
+
+// Stats implements [delivery.Store].
+func (s *Store) Stats(ctx context.Context, qs []delivery.Queue) ([]delivery.QueueStats, error) {
+	out := make([]delivery.QueueStats, len(qs))
+	err := s.view(func(t txn) error {
+		for i, q := range qs {
+			out[i] = t.stats(q)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// view runs fn in a read-only transaction. ErrNotFound passes through;
+// other failures wrap ErrUnavailable.
+func (s *Store) view(fn func(t txn) error) error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return delivery.ErrClosed
+	}
+	s.smu.Lock()
+	syncing := s.syncing
+	s.smu.Unlock()
+	if syncing != nil {
+		<-syncing // a lease answered before its commit: read it
+	}
+	err := s.db.View(func(tx *bolt.Tx) error { return fn(open(tx)) })
+	if err != nil && !errors.Is(err, delivery.ErrNotFound) {
+		return fmt.Errorf("%w: boltstore: %w", delivery.ErrUnavailable, err)
+	}
+	return err
+}
