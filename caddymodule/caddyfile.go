@@ -176,6 +176,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				h.RetryAfter = caddy.Duration(dur)
 			}
+		case "deliver":
+			dc, err := parseDeliver(d)
+			if err != nil {
+				return err
+			}
+			h.Deliver = append(h.Deliver, dc)
 		case "max_body":
 			if err := once(name); err != nil {
 				return err

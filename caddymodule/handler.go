@@ -22,6 +22,7 @@ import (
 	"github.com/hookgate/hookgate/schemas"
 	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/sdk/receive/redissecret"
+	"github.com/hookgate/hookgate/sdk/relay"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -107,7 +108,13 @@ type Handler struct {
 	// DisableMetrics turns the Prometheus metrics off.
 	DisableMetrics bool `json:"disable_metrics,omitempty"`
 
+	// Deliver makes the gateway record each verified event durably and
+	// deliver it itself, with retries and dead letters, instead of
+	// passing the request on to the next handler (see DeliverConfig).
+	Deliver []*DeliverConfig `json:"deliver,omitempty"`
+
 	receiver *receive.Receiver
+	relay    *relay.Relay // set with Deliver
 	logger   *zap.Logger
 	metrics  *sourceMetrics
 	poolKeys []string
@@ -308,6 +315,9 @@ func (h *Handler) provision(ctx caddy.Context) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 		h.metrics = m.forSource(h.Source)
+	}
+	if err := h.provisionDeliver(ctx, &cfg, scheme); err != nil {
+		return err
 	}
 	cfg.Observer = receive.ObserverFunc(h.observe)
 	h.receiver, err = receive.New(cfg)
@@ -514,6 +524,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 					extra.Set(zap.Inline(fields))
 				}
 			}
+		}
+		if h.relay != nil {
+			return h.relay.Serve(w, r)
 		}
 		return next.ServeHTTP(w, r)
 	})

@@ -29,6 +29,17 @@ type metrics struct {
 	clockSkew    *prometheus.HistogramVec
 	lastSkewSecs *prometheus.GaugeVec
 	dedupEvicted *prometheus.CounterVec
+
+	// Durable delivery (deliver blocks), by source and destination.
+	delivAttempts    *prometheus.CounterVec
+	delivDelivered   *prometheus.CounterVec
+	delivDead        *prometheus.CounterVec
+	delivLatency     *prometheus.HistogramVec
+	delivPending     *prometheus.GaugeVec
+	delivOldest      *prometheus.GaugeVec
+	delivDeadKept    *prometheus.GaugeVec
+	delivLeaseLost   *prometheus.CounterVec
+	delivStoreErrors *prometheus.CounterVec
 }
 
 var (
@@ -62,12 +73,33 @@ func newMetrics() *metrics {
 			Help: "Clock skew of the last webhook with a signed timestamp."}, []string{"source"}),
 		dedupEvicted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dedup_evicted_total",
 			Help: "Completed event ids a full memory dedup store forgot before their TTL (a late retry of one is forwarded again)."}, []string{"source"}),
+		delivAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "delivery_attempts_total",
+			Help: "Delivery attempts by source, destination and outcome (delivered, retry, dead)."}, []string{"source", "destination", "outcome"}),
+		delivDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "delivered_total",
+			Help: "Events delivered to their destination."}, []string{"source", "destination"}),
+		delivDead: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "dead_total",
+			Help: "Deliveries that exhausted their attempts or age (kept, replayable)."}, []string{"source", "destination"}),
+		delivLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "delivery_latency_seconds",
+			Help:    "From receipt (or replay) to delivery.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600}}, []string{"source", "destination"}),
+		delivPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "delivery_pending",
+			Help: "Deliveries pending or under way."}, []string{"source", "destination"}),
+		delivOldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "delivery_oldest_pending_age_seconds",
+			Help: "Age of the oldest delivery still pending."}, []string{"source", "destination"}),
+		delivDeadKept: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "delivery_dead",
+			Help: "Dead deliveries kept in the store (replayable)."}, []string{"source", "destination"}),
+		delivLeaseLost: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "delivery_lease_lost_total",
+			Help: "Attempts that outlived their lease: the event may reach the destination twice."}, []string{"source", "destination"}),
+		delivStoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "delivery_store_errors_total",
+			Help: "Delivery store calls that failed (the engine retries them)."}, []string{"op"}),
 	}
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duplicates, m.storeErrors, m.failOpen, m.rlFallbacks,
-		m.keyMatches, m.verifyTime, m.totalTime, m.clockSkew, m.lastSkewSecs, m.dedupEvicted}
+		m.keyMatches, m.verifyTime, m.totalTime, m.clockSkew, m.lastSkewSecs, m.dedupEvicted,
+		m.delivAttempts, m.delivDelivered, m.delivDead, m.delivLatency, m.delivPending, m.delivOldest,
+		m.delivDeadKept, m.delivLeaseLost, m.delivStoreErrors}
 }
 
 // registerMetrics registers the collectors with reg; several handlers

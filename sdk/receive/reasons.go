@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/hookgate/hookgate/delivery"
 	"github.com/hookgate/hookgate/idempotency"
 	"github.com/hookgate/hookgate/schemas"
 	"github.com/hookgate/hookgate/sdk"
@@ -41,6 +42,7 @@ var classes = []struct {
 	{idempotency.ErrInFlight, http.StatusConflict, sdk.ReasonInFlight},
 	{idempotency.ErrDuplicate, http.StatusOK, sdk.ReasonDuplicate},
 	{idempotency.ErrUnavailable, http.StatusServiceUnavailable, sdk.ReasonStoreUnavailable},
+	{delivery.ErrUnavailable, http.StatusServiceUnavailable, sdk.ReasonStoreUnavailable},
 	{ErrSecretStore, http.StatusServiceUnavailable, sdk.ReasonStoreUnavailable},
 	{ErrHandshakeRefused, http.StatusForbidden, sdk.ReasonHandshakeRefused},
 }

@@ -248,7 +248,9 @@ func (downStore) Claim(context.Context, idempotency.Key, idempotency.Token, time
 func (downStore) Complete(context.Context, idempotency.Key, idempotency.Token, time.Duration) error {
 	return idempotency.ErrUnavailable
 }
-func (downStore) Release(context.Context, idempotency.Key, idempotency.Token) error { return idempotency.ErrUnavailable }
+func (downStore) Release(context.Context, idempotency.Key, idempotency.Token) error {
+	return idempotency.ErrUnavailable
+}
 
 // addrStore fails as a real client does, naming the server it could not
 // reach.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookgate/hookgate/sdk"
 )
@@ -58,13 +60,25 @@ func (r *Rejection) WriteTo(w http.ResponseWriter) {
 }
 
 func (rc *Receiver) reject(err error, hdr http.Header) *Rejection {
+	return newRejection(err, hdr, rc.retry)
+}
+
+// Reject returns the rejection for err, as the pipeline makes it: status
+// and reason from Classify, the Hookgate-Reason header, and Retry-After
+// (whole seconds, rounded up) on a 409 or 503. Handlers that run after the
+// pipeline (a relay whose store failed) answer with it.
+func Reject(err error, retryAfter time.Duration) *Rejection {
+	return newRejection(err, nil, strconv.FormatInt(int64((retryAfter+time.Second-1)/time.Second), 10))
+}
+
+func newRejection(err error, hdr http.Header, retryAfter string) *Rejection {
 	status, reason := Classify(err)
 	if hdr == nil {
 		hdr = http.Header{}
 	}
 	hdr.Set(sdk.HeaderReason, string(reason))
 	if status == http.StatusConflict || status == http.StatusServiceUnavailable {
-		hdr.Set("Retry-After", rc.retry)
+		hdr.Set("Retry-After", retryAfter)
 	}
 	if errors.Is(err, ErrBodyTooLarge) || errors.Is(err, ErrBodyUnreadable) {
 		// The unread rest of the body makes the connection useless; closing

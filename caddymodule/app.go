@@ -1,0 +1,238 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/boltstore"
+	"github.com/hookgate/hookgate/sdk/relay"
+)
+
+func init() {
+	caddy.RegisterModule(new(App))
+}
+
+// App is the hookgate app: it runs the delivery engines behind the
+// webhook_verify handlers that have a deliver block. It needs no
+// configuration; a handler with a deliver block loads it. Stores are
+// opened and workers started in Start, not Provision, so that `caddy
+// validate` (Provision and Cleanup only) never opens a database.
+//
+// One engine runs per store: every source delivering through the same
+// embedded file shares it. Across a configuration reload the new app
+// starts before the old one stops; both open the store through a usage
+// pool (one bbolt handle per file, whose lock would otherwise make the
+// new app wait for the old), and leases keep their workers from
+// delivering the same event twice.
+type App struct {
+	logger *zap.Logger
+
+	mu     sync.Mutex
+	relays map[string][]*relay.Relay // store key -> relays registered in Provision
+
+	engines atomic.Pointer[map[string]*delivery.Engine] // set by Start
+	cancel  context.CancelFunc
+	running sync.WaitGroup
+	held    []string // pool keys taken in Start
+}
+
+// CaddyModule returns the Caddy module information.
+func (*App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "hookgate", New: func() caddy.Module { return new(App) }}
+}
+
+// Provision sets the app up; handlers register with it afterwards.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.relays = map[string][]*relay.Relay{}
+	return nil
+}
+
+// storeSpec names a delivery store: where it lives.
+type storeSpec struct {
+	kind string // "embedded"
+	path string // the bbolt file
+}
+
+func (s storeSpec) key() string { return "deliveries|" + s.kind + "|" + s.path }
+
+// embeddedStore returns the spec of an embedded store in dir, or in
+// Caddy's data directory when dir is empty.
+func embeddedStore(dir string) storeSpec {
+	if dir == "" {
+		dir = filepath.Join(caddy.AppDataDir(), "hookgate")
+	}
+	return storeSpec{kind: "embedded", path: filepath.Join(dir, "deliveries.db")}
+}
+
+// register adds rl's destinations to the engine of store s.
+func (a *App) register(s storeSpec, rl *relay.Relay) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.relays[s.key()] = append(a.relays[s.key()], rl)
+}
+
+// engineFor returns the running engine of store s, nil before Start or
+// after Stop.
+func (a *App) engineFor(s storeSpec) func() *delivery.Engine {
+	key := s.key()
+	return func() *delivery.Engine {
+		if m := a.engines.Load(); m != nil {
+			return (*m)[key]
+		}
+		return nil
+	}
+}
+
+// Start opens the stores and starts one engine per store.
+func (a *App) Start() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	engines := map[string]*delivery.Engine{}
+	for key, rls := range a.relays {
+		store, err := a.openStore(key)
+		if err != nil {
+			cancel()
+			a.releaseStores()
+			return err
+		}
+		eng, err := newEngine(store, rls, a.logger)
+		if err != nil {
+			cancel()
+			a.releaseStores()
+			return err
+		}
+		engines[key] = eng
+		a.running.Go(func() { _ = eng.Run(ctx) })
+	}
+	a.engines.Store(&engines)
+	return nil
+}
+
+// Stop stops the engines, letting attempts under way finish (each
+// engine's drain timeout), and releases the stores.
+func (a *App) Stop() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.engines.Store(nil)
+	if a.cancel != nil {
+		a.cancel()
+	}
+	a.running.Wait()
+	a.releaseStores()
+	return nil
+}
+
+func (a *App) openStore(key string) (delivery.Store, error) {
+	path := key[len("deliveries|embedded|"):]
+	val, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		s, err := boltstore.Open(path, boltstore.Config{
+			OnError: func(err error) { a.logger.Error("delivery store: a deferred write failed", zap.Error(err)) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("deliver: store embedded %s: %w", filepath.Dir(path), err)
+		}
+		return &pooledValue{v: s, destruct: s.Close}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.held = append(a.held, key)
+	return val.(*pooledValue).v.(delivery.Store), nil
+}
+
+func (a *App) releaseStores() {
+	for _, k := range a.held {
+		_, _ = pool.Delete(k)
+	}
+	a.held = nil
+}
+
+// newEngine builds the engine of one store over the relays that deliver
+// through it: each source's attempts go to its relay.
+func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger) (*delivery.Engine, error) {
+	bySource := map[string]*relay.Relay{}
+	var dests []delivery.Destination
+	for _, rl := range rls {
+		if _, dup := bySource[rl.Source()]; dup {
+			return nil, fmt.Errorf("deliver: source %q is configured twice on one store", rl.Source())
+		}
+		bySource[rl.Source()] = rl
+		dests = append(dests, rl.Destinations()...)
+	}
+	return delivery.New(delivery.Config{
+		Store: store,
+		Attempt: func(ctx context.Context, t *delivery.Task) delivery.Result {
+			rl := bySource[t.Event.Source]
+			if rl == nil {
+				return delivery.Result{Err: errors.New("no relay for this source")}
+			}
+			return rl.Attempt(ctx, t)
+		},
+		Destinations: dests,
+		Observer:     deliveryObserver(logger),
+	})
+}
+
+// deliveryObserver turns the engines' notices into metrics and log lines
+// (never a body or a secret).
+func deliveryObserver(logger *zap.Logger) delivery.Observer {
+	metricsOnce.Do(func() { theMetrics = newMetrics() })
+	m := theMetrics
+	return delivery.ObserverFunc(func(n delivery.Notice) {
+		src, dst := n.Queue.Source, n.Queue.Destination
+		switch n.Kind {
+		case delivery.NoticeAttempt:
+			m.delivAttempts.WithLabelValues(src, dst, attemptOutcome(n)).Inc()
+		case delivery.NoticeDelivered:
+			m.delivDelivered.WithLabelValues(src, dst).Inc()
+			m.delivLatency.WithLabelValues(src, dst).Observe(n.Latency.Seconds())
+		case delivery.NoticeDead:
+			m.delivDead.WithLabelValues(src, dst).Inc()
+			logger.Warn("webhook delivery dead: retries exhausted; kept and replayable",
+				zap.String("webhook_source", src), zap.String("destination", dst),
+				zap.String("webhook_id", n.ID), zap.String("reason", n.Reason))
+		case delivery.NoticeQueue:
+			m.delivPending.WithLabelValues(src, dst).Set(float64(n.Stats.Pending))
+			age := 0.0
+			if !n.Stats.OldestSince.IsZero() {
+				age = max(0, time.Since(n.Stats.OldestSince).Seconds())
+			}
+			m.delivDeadKept.WithLabelValues(src, dst).Set(float64(n.Stats.Dead))
+			m.delivOldest.WithLabelValues(src, dst).Set(age)
+		case delivery.NoticeLeaseLost:
+			m.delivLeaseLost.WithLabelValues(src, dst).Inc()
+		case delivery.NoticeError:
+			m.delivStoreErrors.WithLabelValues(n.Op).Inc()
+			logger.Error("delivery store error", zap.String("op", n.Op), zap.Error(n.Err))
+		}
+	})
+}
+
+func attemptOutcome(n delivery.Notice) string {
+	switch n.Status {
+	case delivery.StatusDelivered:
+		return "delivered"
+	case delivery.StatusDead:
+		return "dead"
+	default:
+		return "retry"
+	}
+}
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+)

@@ -1,0 +1,191 @@
+package caddymodule
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// app is the application behind a deliver block: it answers with what
+// its status func says and records what it received.
+type app struct {
+	*httptest.Server
+	status atomic.Int64 // the status it answers; 200 by default
+	mu     sync.Mutex
+	got    []http.Header
+	bodies []string
+}
+
+func newApp(t *testing.T) *app {
+	a := &app{}
+	a.status.Store(200)
+	a.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		st := int(a.status.Load())
+		a.mu.Lock()
+		if st/100 == 2 {
+			a.got = append(a.got, r.Header.Clone())
+			a.bodies = append(a.bodies, string(b))
+		}
+		a.mu.Unlock()
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-App-Internal", "not for the provider")
+		w.WriteHeader(st)
+		fmt.Fprintf(w, "app says %d", st)
+	}))
+	t.Cleanup(a.Close)
+	return a
+}
+
+// delivered returns the headers of the deliveries the app accepted.
+func (a *app) delivered() []http.Header {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]http.Header(nil), a.got...)
+}
+
+// waitDelivered waits until the app accepted n deliveries.
+func (a *app) waitDelivered(t *testing.T, n int) []http.Header {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := a.delivered()
+		if len(got) >= n {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app accepted %d deliveries, want %d", len(got), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func deliverSite(a *app, dir, extra string) string {
+	return fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify standard {
+		source deliverdemo
+		secret primary %s
+		deliver %s {
+			store embedded %s
+			backoff 20ms 100ms
+			%s
+		}
+	}
+}
+`, secretA, a.URL, dir, extra)
+}
+
+// TestDeliverLiveFirst: with deliver (mode on_failure), a healthy app's
+// answer goes back to the provider; a failing app's event is answered
+// 202 queued and delivered in the background once the app is back, with
+// the signature headers stripped and the attempt numbered; the
+// provider's retry is a duplicate.
+func TestDeliverLiveFirst(t *testing.T) {
+	a := newApp(t)
+	g := startGateway(t, deliverSite(a, t.TempDir(), ""))
+	body := []byte(invoice)
+
+	resp, got := do(t, signed(t, g.url("/"), "evt_live", body, time.Now(), secretA))
+	if resp.StatusCode != 200 || got != "app says 200" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("healthy app: %d %q %v, want the app's own answer", resp.StatusCode, got, resp.Header)
+	}
+	if resp.Header.Get("X-App-Internal") != "" {
+		t.Fatal("the app's own headers reached the provider; only content headers should")
+	}
+	hs := a.waitDelivered(t, 1)
+	if h := hs[0]; h.Get("Hookgate-Event-Id") != "evt_live" || h.Get("Hookgate-Attempt") != "1" || h.Get("Webhook-Signature") != "" || h.Get("X-Custom-Trace") != "abc123" {
+		t.Fatalf("delivered headers: %v", h)
+	}
+	if resp, _ := do(t, signed(t, g.url("/"), "evt_live", body, time.Now(), secretA)); resp.Header.Get("Hookgate-Duplicate") != "true" {
+		t.Fatalf("the provider's retry: %d, want a duplicate", resp.StatusCode)
+	}
+
+	a.status.Store(503)
+	resp, _ = do(t, signed(t, g.url("/"), "evt_down", body, time.Now(), secretA))
+	if resp.StatusCode != 202 || resp.Header.Get("Hookgate-Queued") != "true" {
+		t.Fatalf("failing app: %d %v, want 202 queued", resp.StatusCode, resp.Header)
+	}
+	// The provider's retry of a queued event is a duplicate: it is on
+	// its way.
+	if resp, _ := do(t, signed(t, g.url("/"), "evt_down", body, time.Now(), secretA)); resp.Header.Get("Hookgate-Duplicate") != "true" {
+		t.Fatalf("retry of a queued event: %d, want a duplicate", resp.StatusCode)
+	}
+	time.Sleep(100 * time.Millisecond)
+	a.status.Store(200)
+	hs = a.waitDelivered(t, 2)
+	if h := hs[1]; h.Get("Hookgate-Event-Id") != "evt_down" || h.Get("Hookgate-Attempt") == "1" {
+		t.Fatalf("background delivery: %v, want evt_down after the first attempt", h)
+	}
+	if a.bodies[1] != invoice {
+		t.Fatalf("delivered body %q, want the raw body", a.bodies[1])
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(a.delivered()); n != 2 {
+		t.Fatalf("the app accepted %d deliveries, want 2 (each event once)", n)
+	}
+}
+
+// TestDeliverAsyncSurvivesRestart: mode async answers 202 at once; an
+// event recorded while the app is down survives the gateway stopping and
+// is delivered by the next gateway on the same store.
+func TestDeliverAsyncSurvivesRestart(t *testing.T) {
+	a := newApp(t)
+	a.status.Store(500)
+	dir := t.TempDir()
+	g := startGateway(t, deliverSite(a, dir, "mode async"))
+	for i := range 5 {
+		resp, _ := do(t, signed(t, g.url("/"), fmt.Sprintf("evt_async_%d", i), []byte(invoice), time.Now(), secretA))
+		if resp.StatusCode != 202 {
+			t.Fatalf("async: %d, want 202", resp.StatusCode)
+		}
+	}
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	a.status.Store(200)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(a.delivered()); n != 0 {
+		t.Fatalf("%d delivered while no gateway ran", n)
+	}
+	startGateway(t, deliverSite(a, dir, "mode async"))
+	hs := a.waitDelivered(t, 5)
+	seen := map[string]bool{}
+	for _, h := range hs {
+		seen[h.Get("Hookgate-Event-Id")] = true
+	}
+	if len(seen) != 5 {
+		t.Fatalf("delivered %v, want 5 distinct events", seen)
+	}
+}
+
+// TestDeliverDeadAfterMaxAttempts: a delivery that keeps failing dies
+// after max_attempts, counted in caddy_webhook_dead_total.
+func TestDeliverDeadAfterMaxAttempts(t *testing.T) {
+	a := newApp(t)
+	a.status.Store(500)
+	g := startGateway(t, deliverSite(a, t.TempDir(), "max_attempts 2"))
+	resp, _ := do(t, signed(t, g.url("/"), "evt_dead", []byte(invoice), time.Now(), secretA))
+	if resp.StatusCode != 202 {
+		t.Fatalf("%d, want 202", resp.StatusCode)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, body := do(t, mustGet(fmt.Sprintf("http://localhost:%d/metrics", g.adminPort)))
+		if strings.Contains(body, `caddy_webhook_dead_total{destination="app",source="deliverdemo"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no dead delivery counted:\n%s", grepLines(body, "caddy_webhook_d"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
