@@ -835,13 +835,14 @@ func TestCaddyfileExample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Setenv("XDG_DATA_HOME", t.TempDir()) // the embedded delivery store
 	g := &gateway{t: t, adminPort: freePort(t), port: freePort(t)}
 	up := freePort(t)
 	conf := strings.NewReplacer(
 		"admin localhost:2019", fmt.Sprintf("admin localhost:%d", g.adminPort),
 		":8080 {", fmt.Sprintf(":%d {", g.port),
 		":8081 {", fmt.Sprintf(":%d {", up),
-		"reverse_proxy localhost:8081", fmt.Sprintf("reverse_proxy 127.0.0.1:%d", up),
+		"deliver http://127.0.0.1:8081", fmt.Sprintf("deliver http://127.0.0.1:%d", up),
 		"schemas schemas/examples", "schemas ../schemas/examples",
 	).Replace(string(src))
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(conf), nil)
