@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
 	"github.com/hookgate/hookgate/delivery"
@@ -35,6 +36,11 @@ func init() {
 // delivering the same event twice.
 type App struct {
 	logger *zap.Logger
+	ctx    caddy.Context
+
+	// checkMatchers is set by a webhook_event matcher: Start then checks
+	// that none can run before webhook_verify.
+	checkMatchers atomic.Bool
 
 	mu     sync.Mutex
 	relays map[string][]*relay.Relay // store key -> relays registered in Provision
@@ -53,6 +59,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // Provision sets the app up; handlers register with it afterwards.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	a.ctx = ctx
 	a.relays = map[string][]*relay.Relay{}
 	return nil
 }
@@ -93,10 +100,20 @@ func (a *App) engineFor(s storeSpec) func() *delivery.Engine {
 	}
 }
 
-// Start opens the stores and starts one engine per store.
+// Start checks where webhook_event matchers run, opens the stores and
+// starts one engine per store.
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.checkMatchers.Load() {
+		v, err := a.ctx.App("http")
+		if err != nil {
+			return err
+		}
+		if err := checkEventMatchers(v.(*caddyhttp.App)); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	engines := map[string]*delivery.Engine{}

@@ -911,3 +911,65 @@ func TestGatewaySlowBodyTimesOut(t *testing.T) {
 		t.Fatalf("upstream saw %d requests", n)
 	}
 }
+
+// TestEventMatcherPlacement: a webhook_event matcher that can run before
+// webhook_verify is refused at load (it used to answer every request
+// 500); one that runs after it loads.
+func TestEventMatcherPlacement(t *testing.T) {
+	up := newUpstream(t)
+	cases := []struct {
+		name, site string
+		ok         bool
+	}{
+		{"after, at the site", `
+	webhook_verify github {
+		secret s3cret
+	}
+	@push webhook_event push
+	handle @push {
+		reverse_proxy %s
+	}`, true},
+		{"inside the same handle", `
+	handle /gh {
+		webhook_verify github {
+			secret s3cret
+		}
+		@push webhook_event push
+		reverse_proxy @push %s
+	}`, true},
+		{"on a directive ordered before webhook_verify", `
+	@push webhook_event push
+	header @push X-Seen push
+	webhook_verify github {
+		secret s3cret
+	}
+	reverse_proxy %s`, false},
+		{"webhook_verify in another handle", `
+	handle /gh {
+		webhook_verify github {
+			secret s3cret
+		}
+	}
+	@push webhook_event push
+	handle @push {
+		reverse_proxy %s
+	}`, false},
+		{"no webhook_verify at all", `
+	@push webhook_event push
+	reverse_proxy @push %s`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			g := &gateway{t: t, adminPort: freePort(t), port: freePort(t)}
+			cfg := g.adapt("http://127.0.0.1:%PORT% {" + fmt.Sprintf(tc.site, up.hostPort()) + "\n}\n")
+			err := caddy.Load(cfg, true)
+			t.Cleanup(func() { _ = caddy.Stop() })
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "can run before webhook_verify")) {
+				t.Fatalf("err = %v, want the placement refused", err)
+			}
+		})
+	}
+}

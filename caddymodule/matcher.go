@@ -41,6 +41,19 @@ func (m *MatchEvent) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	return nil
 }
 
+// Provision asks the hookgate app to check, once every route is in place,
+// that this matcher cannot run before webhook_verify (see
+// checkEventMatchers): such a configuration is refused at load instead of
+// answering every request 500.
+func (m *MatchEvent) Provision(ctx caddy.Context) error {
+	v, err := ctx.App("hookgate")
+	if err != nil {
+		return err
+	}
+	v.(*App).checkMatchers.Store(true)
+	return nil
+}
+
 // errNoEvent reports a webhook_event matcher evaluated before webhook_verify.
 var errNoEvent = errors.New("webhook_event matcher: no verified webhook on this request (place it after webhook_verify)")
 
@@ -67,4 +80,5 @@ func (m MatchEvent) Match(r *http.Request) bool {
 var (
 	_ caddyhttp.RequestMatcherWithError = (*MatchEvent)(nil)
 	_ caddyfile.Unmarshaler             = (*MatchEvent)(nil)
+	_ caddy.Provisioner                 = (*MatchEvent)(nil)
 )
