@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,9 +62,11 @@ func shortFlag() bool {
 // buildGateway builds ../cmd/hookgate into dir. The test binary may run
 // with -race; the gateway is built without it, as it ships.
 func buildGateway(dir string) (string, error) {
+	// go test puts its own GOROOT/bin first on PATH (Go 1.19 and later),
+	// so the go found there is the one running the tests.
 	goTool, err := exec.LookPath("go")
 	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("no go command on PATH to build the gateway: %v", err)
 	}
 	bin := filepath.Join(dir, "hookgate")
 	cmd := exec.Command(goTool, "build", "-o", bin, "../cmd/hookgate")
