@@ -85,7 +85,7 @@ func TestCluster(t *testing.T) {
 func TestSentinel(t *testing.T) {
 	master := testredis.Start(t)
 	sentinel := startSentinel(t, "mymaster", master.Addr)
-	c := newClient(t, redisclient.Options{URL: "redis+sentinel://" + sentinel + "/mymaster/1"})
+	c := newClient(t, redisclient.Options{URL: "redis+sentinel://" + sentinel + "/1?master_name=mymaster"})
 	roundTrip(t, c)
 	// The data went to the master, database 1.
 	if n, err := testredis.DoBulk(master.Addr, "EVAL", "redis.call('SELECT', 1) return redis.call('DBSIZE')", "0"); err != nil || n == "0" {

@@ -1,7 +1,10 @@
 // Package redisclient turns hookgate's Redis settings into one go-redis
 // UniversalClient, shared by the idempotency store and the shared rate
 // limiter: a single server, Sentinel, or Cluster, chosen from one URL or a
-// few fields.
+// few fields. The URL is go-redis's own: go-redis parses it
+// (redis.ParseURL, ParseClusterURL, ParseFailoverURL) into its options,
+// and this package picks the parser, applies the fields and hookgate's
+// defaults over the result, and keeps passwords out of every error.
 //
 // The safe sequence:
 //

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Options says how to reach Redis. Set URL, or Addrs and the fields beside
@@ -23,33 +26,27 @@ import (
 // given, else Cluster when Cluster is set or there are several addresses,
 // else a single server.
 type Options struct {
-	// URL locates Redis:
+	// URL locates Redis. go-redis parses it (redis.ParseURL,
+	// redis.ParseClusterURL, redis.ParseFailoverURL), in its forms:
 	//
-	//	redis://[[user]:password@]host[:port][/db][?param=value&...]
-	//	rediss://...                              TLS
-	//	redis://host1:6379,host2:6379,host3:6379  Cluster seeds
-	//	redis://host1:6379?addr=host2:6379&addr=host3:6379
-	//	redis+sentinel://[[user]:password@]sentinel1:26379[,sentinel2:26379]/mastername[/db]
-	//	rediss+sentinel://...                     Sentinel, with TLS
+	//	redis://[[user]:password@]host[:port][/db][?param=value&...]   one server
+	//	rediss://...                                                   one server, TLS
+	//	redis://[[user]:password@]host1:6379?addr=host2:6379&addr=host3:6379
+	//	                                        Cluster: the first seed and one addr per other
+	//	redis+sentinel://[[user]:password@]sentinel1[:26379][/db]?master_name=mymaster[&addr=sentinel2:26379]
+	//	                                        Sentinel (rediss+sentinel: with TLS)
 	//
-	// The port defaults to 6379 (26379 for Sentinel), the database to 0.
-	// User and password authenticate to Redis (to the master, with
-	// Sentinel); percent-encode reserved characters in them. IPv6 seeds
-	// after the first go in addr parameters.
+	// The port defaults to 6379 (26379 for the first Sentinel of a
+	// redis+sentinel URL), the database to 0. User and password
+	// authenticate to Redis; in a Sentinel URL they authenticate to the
+	// Sentinels, and the master's go in the username= and password=
+	// parameters. Percent-encode reserved characters in them. A redis://
+	// URL with master_name= selects Sentinel too, as go-redis's own form.
 	//
-	// Query parameters, each naming the field it sets:
-	//
-	//	addr=host:port             one more address (repeat for several)
-	//	cluster=true               Cluster
-	//	pool_size=N                PoolSize
-	//	dial_timeout=1s            DialTimeout (a plain number is seconds)
-	//	read_timeout=500ms         ReadTimeout
-	//	write_timeout=500ms        WriteTimeout
-	//	max_retries=N              MaxRetries
-	//	sentinel_username=name     SentinelUsername
-	//	sentinel_password=secret   SentinelPassword
-	//
-	// Other parameters are an error.
+	// Query parameters are go-redis's, named after the fields of its
+	// options in snake case: pool_size, dial_timeout (a plain number is
+	// seconds), read_timeout, write_timeout, max_retries, db, and the
+	// rest. Unknown parameters are an error.
 	URL string
 
 	// Addrs lists host:port addresses, instead of URL: one for a single
@@ -78,8 +75,8 @@ type Options struct {
 	// default: 0
 	DB int
 
-	// TLS connects with TLS, verifying the server against the system
-	// roots. A rediss URL sets it.
+	// TLS connects with TLS, verifying each server against the system
+	// roots by the name it is dialled by. A rediss URL sets it.
 	//
 	// default: false
 	TLS bool
@@ -123,292 +120,266 @@ const (
 	DefaultMaxRetries   = 1
 )
 
-type mode int
-
-const (
-	single mode = iota
-	cluster
-	sentinel
-)
-
-// settings are Options resolved: URL parsed, fields applied, defaults set.
-type settings struct {
-	mode                               mode
-	addrs                              []string
-	masterName                         string
-	username, password                 string
-	sentinelUsername, sentinelPassword string
-	db                                 int
-	tls                                bool
-	poolSize                           int
-	dialTimeout                        time.Duration
-	readTimeout, writeTimeout          time.Duration
-	maxRetries                         int
+// clientOptions is go-redis's options for one mode: exactly one field is
+// set.
+type clientOptions struct {
+	single   *redis.Options
+	cluster  *redis.ClusterOptions
+	failover *redis.FailoverOptions
 }
 
 // Validate reports whether o is complete and consistent, without any
 // network I/O. Its error names the invalid field and never contains a
 // password.
 func (o Options) Validate() error {
-	_, err := o.resolve()
+	_, err := o.build()
 	return err
 }
 
-func (o Options) resolve() (*settings, error) {
-	s := &settings{}
-	if o.URL != "" {
-		if len(o.Addrs) > 0 {
-			return nil, errors.New("redisclient: Options.URL and Options.Addrs are both set; use one")
+// build turns o into go-redis's options: parsed from the URL by go-redis,
+// or made from Addrs, then with o's fields and the defaults applied.
+func (o Options) build() (clientOptions, error) {
+	var co clientOptions
+	var err error
+	switch {
+	case o.URL != "" && len(o.Addrs) > 0:
+		return co, errors.New("redisclient: Options.URL and Options.Addrs are both set; use one")
+	case o.URL != "":
+		co, err = o.parseURL()
+	case len(o.Addrs) == 0:
+		return co, errors.New("redisclient: Options.URL and Options.Addrs are both empty")
+	default:
+		co, err = o.fromAddrs()
+	}
+	if err != nil {
+		return co, err
+	}
+	return co, o.apply(co)
+}
+
+// parseURL has go-redis parse o.URL in the form its mode takes. Its errors
+// never quote the URL, and have any password taken out.
+func (o Options) parseURL() (clientOptions, error) {
+	var co clientOptions
+	u, err := url.Parse(o.URL)
+	if err != nil {
+		// url.Parse errors quote the URL, and inner ones parts of it.
+		return co, errors.New("redisclient: Options.URL is not a valid URL (percent-encode reserved characters in the user name and password)")
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return co, errors.New("redisclient: Options.URL has no host")
+	}
+	if strings.Contains(u.Host, ",") {
+		return co, errors.New("redisclient: Options.URL: name further Cluster seeds with ?addr=host:port, not commas")
+	}
+	port := u.Port()
+	if port == "" {
+		port = "6379"
+	}
+	if checkAddr(net.JoinHostPort(u.Hostname(), port)) != nil {
+		// Not quoted: it may hold part of a password with an unencoded "/".
+		return co, errors.New("redisclient: Options.URL: the host is not a valid host[:port]")
+	}
+	q := u.Query()
+	sentinel := o.MasterName != "" || q.Has("master_name")
+	switch u.Scheme {
+	case "redis+sentinel", "rediss+sentinel":
+		sentinel = true
+		u.Scheme = strings.TrimSuffix(u.Scheme, "+sentinel")
+		if u.Port() == "" {
+			u.Host = net.JoinHostPort(u.Hostname(), "26379")
 		}
-		if err := parseURL(o.URL, s); err != nil {
-			return nil, err
-		}
-	} else {
-		if len(o.Addrs) == 0 {
-			return nil, errors.New("redisclient: Options.URL and Options.Addrs are both empty")
-		}
-		for i, a := range o.Addrs {
-			if err := checkAddr(a); err != nil {
-				return nil, fmt.Errorf("redisclient: Options.Addrs[%d]: %w", i, err)
+	case "redis", "rediss":
+	default:
+		return co, fmt.Errorf("redisclient: Options.URL: scheme %q is not redis, rediss, redis+sentinel or rediss+sentinel", u.Scheme)
+	}
+	raw := u.String()
+	fail := func(err error) (clientOptions, error) {
+		return co, fmt.Errorf("redisclient: Options.URL: %s", redact(strings.TrimPrefix(err.Error(), "redis: "), u))
+	}
+	switch {
+	case sentinel && o.Cluster:
+		return co, errors.New("redisclient: Options.MasterName (Sentinel) and Options.Cluster are both set")
+	case sentinel:
+		if db := strings.Trim(u.Path, "/"); db != "" {
+			if _, err := strconv.Atoi(db); err != nil {
+				return co, errors.New("redisclient: Options.URL: a Sentinel URL's path is the database number; name the master with ?master_name=")
 			}
 		}
-		s.addrs = append([]string(nil), o.Addrs...)
+		if co.failover, err = redis.ParseFailoverURL(raw); err != nil {
+			return fail(err)
+		}
+	case o.Cluster || q.Has("addr"):
+		if db := strings.Trim(u.Path, "/"); db != "" && db != "0" {
+			return co, fmt.Errorf("redisclient: Options.URL: database %s, but Cluster has only database 0", strconv.Quote(db))
+		}
+		if co.cluster, err = redis.ParseClusterURL(raw); err != nil {
+			return fail(err)
+		}
+	default:
+		if co.single, err = redis.ParseURL(raw); err != nil {
+			return fail(err)
+		}
 	}
+	return co, nil
+}
 
-	// Fields override the URL.
+// redact takes the passwords of u out of msg.
+func redact(msg string, u *url.URL) string {
+	var secrets []string
+	if p, ok := u.User.Password(); ok {
+		secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
+	}
+	for name, vs := range u.Query() {
+		if strings.Contains(name, "password") {
+			secrets = append(secrets, vs...)
+		}
+	}
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "REDACTED")
+		}
+	}
+	return msg
+}
+
+// fromAddrs makes go-redis's options for o.Addrs.
+func (o Options) fromAddrs() (clientOptions, error) {
+	var co clientOptions
+	for i, a := range o.Addrs {
+		if err := checkAddr(a); err != nil {
+			return co, fmt.Errorf("redisclient: Options.Addrs[%d]: %w", i, err)
+		}
+	}
+	addrs := append([]string(nil), o.Addrs...)
+	switch {
+	case o.MasterName != "" && o.Cluster:
+		return co, errors.New("redisclient: Options.MasterName (Sentinel) and Options.Cluster are both set")
+	case o.MasterName != "":
+		co.failover = &redis.FailoverOptions{SentinelAddrs: addrs}
+	case o.Cluster || len(addrs) > 1:
+		co.cluster = &redis.ClusterOptions{Addrs: addrs}
+	default:
+		co.single = &redis.Options{Addr: addrs[0]}
+	}
+	return co, nil
+}
+
+// fields points at the settings that every mode's options share.
+type fields struct {
+	username, password       *string
+	db                       *int // nil for Cluster
+	tls                      **tls.Config
+	poolSize, maxRetries     *int
+	dialTimeout, readTimeout *time.Duration
+	writeTimeout             *time.Duration
+	contextTimeout           *bool
+	dialerRetries            *int
+}
+
+func (co clientOptions) fields() fields {
+	switch {
+	case co.single != nil:
+		s := co.single
+		return fields{&s.Username, &s.Password, &s.DB, &s.TLSConfig, &s.PoolSize, &s.MaxRetries,
+			&s.DialTimeout, &s.ReadTimeout, &s.WriteTimeout, &s.ContextTimeoutEnabled, &s.DialerRetries}
+	case co.cluster != nil:
+		c := co.cluster
+		return fields{&c.Username, &c.Password, nil, &c.TLSConfig, &c.PoolSize, &c.MaxRetries,
+			&c.DialTimeout, &c.ReadTimeout, &c.WriteTimeout, &c.ContextTimeoutEnabled, &c.DialerRetries}
+	default:
+		f := co.failover
+		return fields{&f.Username, &f.Password, &f.DB, &f.TLSConfig, &f.PoolSize, &f.MaxRetries,
+			&f.DialTimeout, &f.ReadTimeout, &f.WriteTimeout, &f.ContextTimeoutEnabled, &f.DialerRetries}
+	}
+}
+
+// apply sets o's non-zero fields over what the URL said, then the
+// defaults where neither said anything, and checks the result.
+func (o Options) apply(co clientOptions) error {
+	f := co.fields()
 	set := func(dst *string, v string) {
 		if v != "" {
 			*dst = v
 		}
 	}
-	set(&s.masterName, o.MasterName)
-	set(&s.username, o.Username)
-	set(&s.password, o.Password)
-	set(&s.sentinelUsername, o.SentinelUsername)
-	set(&s.sentinelPassword, o.SentinelPassword)
-	if o.Cluster {
-		s.mode = cluster
+	set(f.username, o.Username)
+	set(f.password, o.Password)
+	if fo := co.failover; fo != nil {
+		set(&fo.MasterName, o.MasterName)
+		set(&fo.SentinelUsername, o.SentinelUsername)
+		set(&fo.SentinelPassword, o.SentinelPassword)
+		if fo.MasterName == "" {
+			return errors.New("redisclient: Options.MasterName: Sentinel needs the master's name (master_name= in a URL)")
+		}
 	}
-	if o.DB != 0 {
-		s.db = o.DB
-	}
-	if o.TLS {
-		s.tls = true
-	}
-	if o.PoolSize != 0 {
-		s.poolSize = o.PoolSize
-	}
-	if o.DialTimeout != 0 {
-		s.dialTimeout = o.DialTimeout
-	}
-	if o.ReadTimeout != 0 {
-		s.readTimeout = o.ReadTimeout
-	}
-	if o.WriteTimeout != 0 {
-		s.writeTimeout = o.WriteTimeout
-	}
-	if o.MaxRetries != 0 {
-		s.maxRetries = o.MaxRetries
-	}
-
 	switch {
-	case s.masterName != "" && s.mode == cluster:
-		return nil, errors.New("redisclient: Options.MasterName (Sentinel) and Options.Cluster are both set")
-	case s.masterName != "":
-		s.mode = sentinel
-	case len(s.addrs) > 1:
-		s.mode = cluster
+	case o.DB < 0:
+		return fmt.Errorf("redisclient: Options.DB %d is negative", o.DB)
+	case o.DB != 0 && f.db == nil:
+		return fmt.Errorf("redisclient: Options.DB is %d, but Cluster has only database 0", o.DB)
+	case o.DB != 0:
+		*f.db = o.DB
 	}
-	if s.mode == cluster && s.db != 0 {
-		return nil, fmt.Errorf("redisclient: Options.DB is %d, but Cluster has only database 0", s.db)
+	if f.db != nil && *f.db < 0 {
+		return fmt.Errorf("redisclient: Options.URL: database %d is negative", *f.db)
 	}
-	if s.db < 0 {
-		return nil, fmt.Errorf("redisclient: Options.DB %d is negative", s.db)
+	if o.TLS && *f.tls == nil {
+		*f.tls = &tls.Config{}
 	}
-	if s.poolSize < 0 {
-		return nil, fmt.Errorf("redisclient: Options.PoolSize %d is negative", s.poolSize)
+	if c := *f.tls; c != nil {
+		// The name verified is the one each address is dialled by, not
+		// the first host of the URL (which go-redis sets): a Cluster's
+		// nodes and a Sentinel's master have names of their own.
+		*f.tls = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: c.InsecureSkipVerify}
+	}
+	switch {
+	case o.PoolSize < 0:
+		return fmt.Errorf("redisclient: Options.PoolSize %d is negative", o.PoolSize)
+	case o.PoolSize > 0:
+		*f.poolSize = o.PoolSize
+	case *f.poolSize < 0:
+		return fmt.Errorf("redisclient: Options.URL: pool_size %d is negative", *f.poolSize)
 	}
 	for _, d := range []struct {
-		name string
-		v    *time.Duration
-		def  time.Duration
+		field, param string
+		v            time.Duration
+		dst          *time.Duration
+		def          time.Duration
 	}{
-		{"DialTimeout", &s.dialTimeout, DefaultDialTimeout},
-		{"ReadTimeout", &s.readTimeout, DefaultReadTimeout},
-		{"WriteTimeout", &s.writeTimeout, DefaultWriteTimeout},
+		{"DialTimeout", "dial_timeout", o.DialTimeout, f.dialTimeout, DefaultDialTimeout},
+		{"ReadTimeout", "read_timeout", o.ReadTimeout, f.readTimeout, DefaultReadTimeout},
+		{"WriteTimeout", "write_timeout", o.WriteTimeout, f.writeTimeout, DefaultWriteTimeout},
 	} {
-		if *d.v < 0 {
-			return nil, fmt.Errorf("redisclient: Options.%s %v is negative", d.name, *d.v)
-		}
-		if *d.v == 0 {
-			*d.v = d.def
+		switch {
+		case d.v < 0:
+			return fmt.Errorf("redisclient: Options.%s %v is negative", d.field, d.v)
+		case d.v > 0:
+			*d.dst = d.v
+		case *d.dst < 0:
+			return fmt.Errorf("redisclient: Options.URL: %s %v is negative", d.param, *d.dst)
+		case *d.dst == 0:
+			*d.dst = d.def
 		}
 	}
 	switch {
-	case s.maxRetries < -1:
-		return nil, fmt.Errorf("redisclient: Options.MaxRetries %d is below -1", s.maxRetries)
-	case s.maxRetries == 0:
-		s.maxRetries = DefaultMaxRetries
+	case o.MaxRetries < -1:
+		return fmt.Errorf("redisclient: Options.MaxRetries %d is below -1", o.MaxRetries)
+	case o.MaxRetries != 0:
+		*f.maxRetries = o.MaxRetries
+	case *f.maxRetries < -1:
+		return fmt.Errorf("redisclient: Options.URL: max_retries %d is below -1", *f.maxRetries)
+	case *f.maxRetries == 0:
+		*f.maxRetries = DefaultMaxRetries
 	}
-	return s, nil
-}
-
-// parseURL fills s from raw. Its errors never quote raw, which may hold a
-// password.
-func parseURL(raw string, s *settings) error {
-	raw, hosts := splitHosts(raw)
-	u, err := url.Parse(raw)
-	if err != nil {
-		// url.Parse errors quote the URL, and inner ones parts of it.
-		return errors.New("redisclient: Options.URL is not a valid URL (percent-encode reserved characters in the user name and password)")
-	}
-	defaultPort := "6379"
-	switch u.Scheme {
-	case "redis":
-	case "rediss":
-		s.tls = true
-	case "redis+sentinel":
-		s.mode, defaultPort = sentinel, "26379"
-	case "rediss+sentinel":
-		s.mode, defaultPort, s.tls = sentinel, "26379", true
-	default:
-		return fmt.Errorf("redisclient: Options.URL: scheme %q is not redis, rediss, redis+sentinel or rediss+sentinel", u.Scheme)
-	}
-	if u.Opaque != "" || len(hosts) == 0 {
-		return errors.New("redisclient: Options.URL has no host")
-	}
-	if u.User != nil {
-		s.username = u.User.Username()
-		s.password, _ = u.User.Password()
-	}
-	for i, h := range hosts {
-		a, err := withPort(h, defaultPort)
-		if err == nil {
-			err = checkAddr(a)
-		}
-		if err != nil {
-			// Not quoted: a password with an unencoded "/" lands here.
-			return fmt.Errorf("redisclient: Options.URL: host %d of %d is not a valid host[:port]", i+1, len(hosts))
-		}
-		s.addrs = append(s.addrs, a)
-	}
-
-	path := strings.Trim(u.Path, "/")
-	var parts []string
-	if path != "" {
-		parts = strings.Split(path, "/")
-	}
-	if s.mode == sentinel {
-		if len(parts) == 0 {
-			return errors.New("redisclient: Options.URL: a Sentinel URL needs the master name as its path")
-		}
-		s.masterName, parts = parts[0], parts[1:]
-	}
-	switch len(parts) {
-	case 0:
-	case 1:
-		if s.db, err = strconv.Atoi(parts[0]); err != nil || s.db < 0 {
-			return fmt.Errorf("redisclient: Options.URL: database %q is not a number", parts[0])
-		}
-	default:
-		return fmt.Errorf("redisclient: Options.URL: path %q has too many parts", u.Path)
-	}
-
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		return errors.New("redisclient: Options.URL: malformed query")
-	}
-	for name, vs := range q {
-		v := vs[len(vs)-1]
-		var err error
-		switch name {
-		case "addr":
-			for _, a := range vs {
-				if err = checkAddr(a); err != nil {
-					break
-				}
-				s.addrs = append(s.addrs, a)
-			}
-		case "cluster":
-			var on bool
-			if on, err = strconv.ParseBool(v); on {
-				s.mode = cluster
-			}
-		case "pool_size":
-			s.poolSize, err = strconv.Atoi(v)
-		case "dial_timeout":
-			s.dialTimeout, err = parseDuration(v)
-		case "read_timeout":
-			s.readTimeout, err = parseDuration(v)
-		case "write_timeout":
-			s.writeTimeout, err = parseDuration(v)
-		case "max_retries":
-			s.maxRetries, err = strconv.Atoi(v)
-		case "sentinel_username":
-			s.sentinelUsername = v
-		case "sentinel_password":
-			s.sentinelPassword = v
-		default:
-			return fmt.Errorf("redisclient: Options.URL: unknown query parameter %q", name)
-		}
-		if err != nil {
-			return fmt.Errorf("redisclient: Options.URL: query parameter %s=%q: %w", name, v, unwrapNum(err))
-		}
-	}
-	if s.mode == cluster && s.masterName != "" {
-		return errors.New("redisclient: Options.URL: cluster=true with a Sentinel URL")
+	// Commands honour their context's deadline too.
+	*f.contextTimeout = true
+	if *f.dialerRetries == 0 {
+		// One dial attempt per connection: a retry comes from MaxRetries,
+		// so a dead server fails in one DialTimeout, not five.
+		*f.dialerRetries = 1
 	}
 	return nil
-}
-
-// splitHosts takes the comma-separated hosts out of raw's authority, which
-// url.Parse would reject, and puts one placeholder host in their place.
-func splitHosts(raw string) (string, []string) {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return raw, nil
-	}
-	auth := raw[i+3:]
-	end := strings.IndexAny(auth, "/?#")
-	if end < 0 {
-		end = len(auth)
-	}
-	at := strings.LastIndexByte(auth[:end], '@') + 1
-	if at == end {
-		return raw, nil
-	}
-	hosts := strings.Split(auth[at:end], ",")
-	return raw[:i+3] + auth[:at] + "host" + auth[end:], hosts
-}
-
-// parseDuration accepts Go durations and, as go-redis does, a plain number
-// of seconds.
-func parseDuration(v string) (time.Duration, error) {
-	if n, err := strconv.Atoi(v); err == nil {
-		return time.Duration(n) * time.Second, nil
-	}
-	return time.ParseDuration(v)
-}
-
-// unwrapNum drops strconv's quoting of the whole input.
-func unwrapNum(err error) error {
-	var ne *strconv.NumError
-	if errors.As(err, &ne) {
-		return ne.Err
-	}
-	return err
-}
-
-// withPort adds port to host unless it has one.
-func withPort(host, port string) (string, error) {
-	if host == "" {
-		return "", errors.New("empty host")
-	}
-	if _, _, err := net.SplitHostPort(host); err == nil {
-		return host, nil
-	}
-	h := strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	return net.JoinHostPort(h, port), nil
 }
 
 // checkAddr reports whether a is host:port with a valid port, and an IP

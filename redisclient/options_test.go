@@ -1,68 +1,133 @@
 package redisclient
 
 import (
+	"crypto/tls"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestResolve(t *testing.T) {
-	defaults := func(s settings) *settings {
-		if s.dialTimeout == 0 {
-			s.dialTimeout = DefaultDialTimeout
+// view is what a test checks of the go-redis options Options build.
+type view struct {
+	mode                       string
+	addrs                      []string
+	master                     string
+	username, password         string
+	sentinelUser, sentinelPass string
+	db                         int
+	tls                        bool
+	poolSize, maxRetries       int
+	dial, read, write          time.Duration
+	contextTimeout             bool
+	dialerRetries              int
+}
+
+func (co clientOptions) view() view {
+	var v view
+	switch {
+	case co.single != nil:
+		s := co.single
+		v = view{"single", []string{s.Addr}, "", s.Username, s.Password, "", "", s.DB, s.TLSConfig != nil,
+			s.PoolSize, s.MaxRetries, s.DialTimeout, s.ReadTimeout, s.WriteTimeout, s.ContextTimeoutEnabled, s.DialerRetries}
+	case co.cluster != nil:
+		c := co.cluster
+		v = view{"cluster", c.Addrs, "", c.Username, c.Password, "", "", 0, c.TLSConfig != nil,
+			c.PoolSize, c.MaxRetries, c.DialTimeout, c.ReadTimeout, c.WriteTimeout, c.ContextTimeoutEnabled, c.DialerRetries}
+	case co.failover != nil:
+		f := co.failover
+		v = view{"sentinel", f.SentinelAddrs, f.MasterName, f.Username, f.Password, f.SentinelUsername, f.SentinelPassword, f.DB, f.TLSConfig != nil,
+			f.PoolSize, f.MaxRetries, f.DialTimeout, f.ReadTimeout, f.WriteTimeout, f.ContextTimeoutEnabled, f.DialerRetries}
+	}
+	return v
+}
+
+// TestBuild checks the go-redis options built for each URL form and for
+// fields, with the defaults filled in where neither says anything.
+func TestBuild(t *testing.T) {
+	defaults := func(v view) view {
+		if v.dial == 0 {
+			v.dial = DefaultDialTimeout
 		}
-		if s.readTimeout == 0 {
-			s.readTimeout = DefaultReadTimeout
+		if v.read == 0 {
+			v.read = DefaultReadTimeout
 		}
-		if s.writeTimeout == 0 {
-			s.writeTimeout = DefaultWriteTimeout
+		if v.write == 0 {
+			v.write = DefaultWriteTimeout
 		}
-		if s.maxRetries == 0 {
-			s.maxRetries = DefaultMaxRetries
+		if v.maxRetries == 0 {
+			v.maxRetries = DefaultMaxRetries
 		}
-		return &s
+		v.contextTimeout, v.dialerRetries = true, 1
+		return v
 	}
 	for _, tt := range []struct {
 		name string
 		o    Options
-		want *settings
+		want view
 	}{
 		{"URL", Options{URL: "redis://localhost"},
-			defaults(settings{addrs: []string{"localhost:6379"}})},
+			defaults(view{mode: "single", addrs: []string{"localhost:6379"}})},
 		{"URLFull", Options{URL: "rediss://u:p%40ss@h:7000/3?pool_size=20&dial_timeout=2&read_timeout=250ms&write_timeout=1s&max_retries=-1"},
-			defaults(settings{addrs: []string{"h:7000"}, username: "u", password: "p@ss", db: 3, tls: true,
-				poolSize: 20, dialTimeout: 2 * time.Second, readTimeout: 250 * time.Millisecond, writeTimeout: time.Second, maxRetries: -1})},
+			defaults(view{mode: "single", addrs: []string{"h:7000"}, username: "u", password: "p@ss", db: 3, tls: true,
+				poolSize: 20, dial: 2 * time.Second, read: 250 * time.Millisecond, write: time.Second, maxRetries: -1})},
 		{"IPv6", Options{URL: "redis://[::1]"},
-			defaults(settings{addrs: []string{"[::1]:6379"}})},
-		{"ClusterCommas", Options{URL: "redis://a:1,b:2,c"},
-			defaults(settings{mode: cluster, addrs: []string{"a:1", "b:2", "c:6379"}})},
+			defaults(view{mode: "single", addrs: []string{"[::1]:6379"}})},
 		{"ClusterAddrParams", Options{URL: "redis://:pw@a:1?addr=b:2&addr=[::1]:3"},
-			defaults(settings{mode: cluster, addrs: []string{"a:1", "b:2", "[::1]:3"}, password: "pw"})},
-		{"ClusterOneSeed", Options{URL: "redis://cfg.example:6379?cluster=true"},
-			defaults(settings{mode: cluster, addrs: []string{"cfg.example:6379"}})},
-		{"Sentinel", Options{URL: "redis+sentinel://:pw@s1,s2:26380/mymaster/2?sentinel_password=sp"},
-			defaults(settings{mode: sentinel, addrs: []string{"s1:26379", "s2:26380"}, masterName: "mymaster", db: 2, password: "pw", sentinelPassword: "sp"})},
-		{"SentinelTLS", Options{URL: "rediss+sentinel://s1/m"},
-			defaults(settings{mode: sentinel, addrs: []string{"s1:26379"}, masterName: "m", tls: true})},
+			defaults(view{mode: "cluster", addrs: []string{"a:1", "b:2", "[::1]:3"}, password: "pw"})},
+		{"ClusterOneSeed", Options{URL: "redis://cfg.example:6379", Cluster: true},
+			defaults(view{mode: "cluster", addrs: []string{"cfg.example:6379"}})},
+		{"Sentinel", Options{URL: "redis+sentinel://su:sp@s1/2?master_name=mymaster&addr=s2:26380&password=pw"},
+			defaults(view{mode: "sentinel", addrs: []string{"s1:26379", "s2:26380"}, master: "mymaster", db: 2,
+				password: "pw", sentinelUser: "su", sentinelPass: "sp"})},
+		{"SentinelTLS", Options{URL: "rediss+sentinel://s1?master_name=m"},
+			defaults(view{mode: "sentinel", addrs: []string{"s1:26379"}, master: "m", tls: true})},
+		{"SentinelGoRedisForm", Options{URL: "redis://s1:26379?master_name=m"},
+			defaults(view{mode: "sentinel", addrs: []string{"s1:26379"}, master: "m"})},
+		{"SentinelMasterField", Options{URL: "redis+sentinel://s1:5000", MasterName: "m"},
+			defaults(view{mode: "sentinel", addrs: []string{"s1:5000"}, master: "m"})},
 		{"Addrs", Options{Addrs: []string{"h:1"}, DB: 4, Password: "x", TLS: true},
-			defaults(settings{addrs: []string{"h:1"}, db: 4, password: "x", tls: true})},
+			defaults(view{mode: "single", addrs: []string{"h:1"}, db: 4, password: "x", tls: true})},
 		{"AddrsCluster", Options{Addrs: []string{"h:1", "h:2"}},
-			defaults(settings{mode: cluster, addrs: []string{"h:1", "h:2"}})},
-		{"AddrsSentinel", Options{Addrs: []string{"h:1", "h:2"}, MasterName: "m"},
-			defaults(settings{mode: sentinel, addrs: []string{"h:1", "h:2"}, masterName: "m"})},
+			defaults(view{mode: "cluster", addrs: []string{"h:1", "h:2"}})},
+		{"AddrsSentinel", Options{Addrs: []string{"h:1", "h:2"}, MasterName: "m", SentinelPassword: "sp"},
+			defaults(view{mode: "sentinel", addrs: []string{"h:1", "h:2"}, master: "m", sentinelPass: "sp"})},
 		{"FieldsOverrideURL", Options{URL: "redis://u:p@h/1?pool_size=3", Password: "q", DB: 2, PoolSize: 7, ReadTimeout: time.Second},
-			defaults(settings{addrs: []string{"h:6379"}, username: "u", password: "q", db: 2, poolSize: 7, readTimeout: time.Second})},
+			defaults(view{mode: "single", addrs: []string{"h:6379"}, username: "u", password: "q", db: 2, poolSize: 7, read: time.Second})},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := tt.o.resolve()
+			co, err := tt.o.build()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
+			if got := co.view(); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got  %+v\nwant %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBuildTLSName: go-redis names the URL's first host as the TLS
+// server name; each node of a Cluster, and a Sentinel's master, must be
+// verified by its own name instead.
+func TestBuildTLSName(t *testing.T) {
+	for _, u := range []string{"rediss://a:1?addr=b:2", "rediss+sentinel://s1?master_name=m", "rediss://h:1"} {
+		co, err := Options{URL: u}.build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c *tls.Config
+		switch {
+		case co.single != nil:
+			c = co.single.TLSConfig
+		case co.cluster != nil:
+			c = co.cluster.TLSConfig
+		default:
+			c = co.failover.TLSConfig
+		}
+		if c == nil || c.ServerName != "" || c.MinVersion != tls.VersionTLS12 {
+			t.Errorf("%s: TLS config %+v, want TLS 1.2 and no fixed server name", u, c)
+		}
 	}
 }
 
@@ -84,8 +149,18 @@ func TestValidateNamesField(t *testing.T) {
 		{Options{URL: "redis://h?addr=nohost"}, "URL"},
 		{Options{URL: "redis://a:1,b:x"}, "URL"},
 		{Options{URL: "redis://a:1,,b:2"}, "URL"},
-		{Options{URL: "redis+sentinel://s1"}, "URL"},
-		{Options{URL: "redis+sentinel://s1/m?cluster=true"}, "URL"},
+		{Options{URL: "redis://a:1,b:2"}, "URL"},
+		{Options{URL: "redis://h?cluster=true"}, "URL"},
+		{Options{URL: "redis://h/3?addr=h2:1"}, "URL"},
+		{Options{URL: "redis://h?read_timeout=-1"}, "URL"},
+		{Options{URL: "redis://h?pool_size=-1"}, "URL"},
+		{Options{URL: "redis://h?max_retries=-2"}, "URL"},
+		{Options{URL: "redis+sentinel://s1"}, "MasterName"},
+		{Options{URL: "redis+sentinel://s1/m?master_name=m"}, "URL"},
+		{Options{URL: "redis+sentinel://s1?master_name=m&cluster=true"}, "URL"},
+		{Options{URL: "redis+sentinel://s1?master_name=m", Cluster: true}, "MasterName"},
+		{Options{URL: "redis://h:1", DB: -1}, "DB"},
+		{Options{URL: "redis://h:1?addr=h:2", DB: 1}, "DB"},
 		{Options{Addrs: []string{"h"}}, "Addrs[0]"},
 		{Options{Addrs: []string{"h:1", ":2"}}, "Addrs[1]"},
 		{Options{Addrs: []string{"h:1"}, MasterName: "m", Cluster: true}, "MasterName"},
@@ -115,6 +190,12 @@ func TestNoPasswordInErrors(t *testing.T) {
 		"ftp://u:" + secret + "@h/0",
 		"redis://u:" + secret + "/x@h/0",
 		"redis://u:%" + secret + "@h/0",
+		"redis+sentinel://s:" + secret + "@h/x?master_name=m",
+		"redis+sentinel://s:" + secret + "@h?master_name=m&password=" + secret + "&pool_size=x",
+		"redis://h?password=" + secret,
+		"redis://u:" + secret + "@h?addr=nohost",
+		"redis://u:" + secret + "@h?db=" + secret,
+		"redis://u:" + secret + "@h?read_timeout=" + secret,
 	} {
 		err := Options{URL: u}.Validate()
 		if err == nil {

@@ -36,6 +36,7 @@
 //		// errors.Is(err, verify.ErrSignatureMismatch), ErrTimestamp, ...
 //	}
 //	// ev.ID, ev.Type, ev.Timestamp, ev.Key (the name of the key that matched)
+//	// dedup on ev.DedupKey, never on ev.ID; route on ev.Type where ev.TypeSigned
 //
 // Rules that hold for every scheme:
 //
@@ -51,6 +52,19 @@
 //     tolerance in both directions: not too old, not too far in the future.
 //   - Errors are the exported sentinels below, wrapped with detail; their
 //     messages never contain a secret, a signature or the body.
+//
+// What the signature covers differs by provider, and whatever it does not
+// cover can be changed by anyone who resends a delivery. Standard Webhooks
+// signs its event id; GitHub signs the body only, so X-GitHub-Delivery
+// and X-GitHub-Event are whatever the sender writes. [Scheme.IDSigned] and
+// [Scheme.TypeSigned] (and [Scheme.IDSource], [Scheme.TypeSource]) say
+// it per scheme, [Event.IDSigned] and [Event.TypeSigned] per request, and
+// [Event.DedupKey] is the key to deduplicate on: the event id where it is
+// signed, else a digest of the signed content, so that a signed body is
+// let through once per dedup window whatever its unsigned headers say.
+// [Scheme.NeedsURL], [Scheme.NeedsMethod] and [Scheme.NeedsForm] say what
+// of the request a scheme signs besides its body and headers, and
+// [Scheme.PlaceID] where a sender puts an event id.
 //
 // A [Verifier] is safe for concurrent use. Verifying a Standard Webhooks
 // request allocates at most once (the event type read from the payload).

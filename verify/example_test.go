@@ -89,3 +89,28 @@ func Example_publicKey() {
 	// sendgrid <nil>
 	// true
 }
+
+// GitHub signs the body only: a delivery resent under a fresh
+// X-GitHub-Delivery verifies, and has the same DedupKey, a digest of the
+// signed body. Standard Webhooks signs its id, which is then the key.
+func ExampleEvent_DedupKey() {
+	github, _ := verify.Preset("github")
+	signer, _ := verify.NewSigner(github, verify.Key{Secret: "s3cret"})
+	v, _ := verify.New(verify.Config{Scheme: github, Keys: []verify.Key{{Secret: "s3cret"}}})
+	body := []byte(`{"zen":"Keep it logically awesome."}`)
+	h, _ := signer.Sign(verify.Message{ID: "delivery-1", Type: "ping", Body: body})
+
+	first, _ := v.Verify(&verify.Request{Header: h, Body: body})
+	h.Set("X-GitHub-Delivery", "delivery-2") // resent by someone else
+	h.Set("X-GitHub-Event", "push")
+	again, _ := v.Verify(&verify.Request{Header: h, Body: body})
+	fmt.Println(github.IDSigned(), first.ID, again.ID, again.Type, again.TypeSigned)
+	fmt.Println(first.DedupKey == again.DedupKey, first.DedupKey[:7])
+
+	standard, _ := verify.Preset("standard")
+	fmt.Println(standard.IDSigned())
+	// Output:
+	// false delivery-1 delivery-2 push false
+	// true sha256:
+	// true
+}

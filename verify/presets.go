@@ -182,6 +182,7 @@ var presets = map[string]Scheme{
 		TimestampHeaders: []string{"Twitch-Eventsub-Message-Timestamp"},
 		TimestampFormat:  RFC3339,
 		TypeHeaders:      []string{"Twitch-Eventsub-Subscription-Type"},
+		TypeField:        "subscription.type", // signed; the header repeats it unsigned
 		Handshake:        HandshakeTwitch,
 		Tolerance:        10 * time.Minute,
 	},

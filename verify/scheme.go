@@ -217,8 +217,13 @@ type Scheme struct {
 	// UnixSeconds.
 	TimestampFormat TimestampFormat `json:"timestamp_format,omitempty"`
 	// IDField and TypeField name JSON payload fields, as dotted paths
-	// ("event.id"), holding the event id and type when no header carries
-	// them. They are read only after the signature has matched.
+	// ("event.id"), holding the event id and type. They are read only
+	// after the signature has matched: before the headers when the
+	// signature covers the field (a signed body, or a {json:PATH} of the
+	// Content) and not the headers, so that a header nobody signed cannot
+	// override a signed value; otherwise when no header carries them.
+	// [Scheme.IDSource] and [Scheme.TypeSource] say which, and whether
+	// what is read is signed.
 	IDField   string `json:"id_field,omitempty"`
 	TypeField string `json:"type_field,omitempty"`
 
@@ -371,6 +376,9 @@ func (s *Scheme) validate() error {
 		if err := checkPath(f.path); f.path != "" && err != nil {
 			return bad(f.name, "%v", err)
 		}
+	}
+	if tmpl.uses(partID) && len(s.IDHeaders) == 0 {
+		return bad("IDHeaders", "Content signs {id}, so an id header is required")
 	}
 	if s.SignatureField != "" {
 		if tmpl.uses(partBody) {

@@ -93,14 +93,62 @@ type Request struct {
 // Event is what a successful verification learned about the webhook.
 type Event struct {
 	// ID is the provider's event id, from a header or the payload; empty
-	// when the scheme carries none.
+	// when the scheme carries none. It is what the provider calls the
+	// event, for logs and the application; it is covered by the signature
+	// only when IDSigned is set, so deduplicate on DedupKey, not on ID.
 	ID string
 	// Type is the event type, from a header or the payload; may be empty.
+	// It is covered by the signature only when TypeSigned is set: route
+	// on an unsigned type only where whoever can resend a delivery may
+	// also choose its route.
 	Type string
 	// Timestamp is the signed timestamp; zero when the scheme signs none.
 	Timestamp time.Time
 	// Key is the Name of the key whose signature matched.
 	Key string
+
+	// IDSigned reports whether ID is covered by the signature (see
+	// [Source.Signed]); false when ID is empty or the request was
+	// verified by a token.
+	IDSigned bool
+	// TypeSigned reports whether Type is covered by the signature; false
+	// when Type is empty or the request was verified by a token.
+	TypeSigned bool
+
+	// DedupKey is the key to deduplicate this delivery on: a value that
+	// whoever resends a verified request cannot vary without breaking its
+	// signature. It is:
+	//
+	//   - ID, when IDSigned: the provider signed its event id (Standard
+	//     Webhooks, Stripe, Slack's event_id, Mailgun's token, ...).
+	//   - Otherwise, where the scheme names an event id (signed or not:
+	//     GitHub's X-GitHub-Delivery, Shopify's X-Shopify-Webhook-Id, or
+	//     a signed payload field this payload lacks) or signs a timestamp:
+	//     "sha256:" and the lowercase hex SHA-256 of the signed content,
+	//     the bytes the scheme's Content template fills in for this
+	//     request and the signature covers (the signed timestamp as
+	//     received, the body, the request URL in the form that matched,
+	//     the sorted form, the signed JSON fields). Headers the signature
+	//     does not cover, and the way the signature itself is written
+	//     (hex case, base64 padding, how many signatures, which key
+	//     matched), do not change it: a delivery resent under another
+	//     delivery id or event header, or none, has the same key. Two
+	//     deliveries with identical signed content are one for dedup:
+	//     that is what a provider's retry of one event is, and what two
+	//     distinct events are only when the provider signs nothing that
+	//     tells them apart. A provider that signs a fresh timestamp into
+	//     each retry gives each retry a key of its own. A request verified
+	//     by a token (Okta, GitLab's X-Gitlab-Token) has nothing signed:
+	//     its key is the SHA-256 of the body.
+	//   - "" when the scheme names no event id and signs no timestamp
+	//     (Meta, Asana, Dropbox, Paystack, Lemon Squeezy): identical
+	//     signed content can be distinct events there (Dropbox sends the
+	//     same body for every change of an account), so no key can
+	//     deduplicate without losing events, and replays go undetected.
+	//
+	// Keys are per scheme: prefix them with a source or namespace when
+	// several schemes share a store.
+	DedupKey string
 }
 
 // Verifier checks webhooks against one scheme and set of keys. It is safe
@@ -113,6 +161,10 @@ type Verifier struct {
 	usesID    bool          // the template signs {id}
 	usesURL   bool          // {url}, or the body hash travels in the URL
 	usesForm  bool          // the template signs {form}
+	id, typ   valueSource   // where the event id and type are read
+	idJSON    int           // index in paths of the id field when signed as {json:PATH}, or -1
+	typeJSON  int           // the same for the type field
+	dedupAll  bool          // every request gets a DedupKey (an id source, or a signed timestamp)
 	tolerance time.Duration // < 0: no check
 	now       func() time.Time
 	newHash   func() hash.Hash
@@ -157,7 +209,10 @@ type state struct {
 	macs    []hash.Hash
 	sums    []byte
 	scratch []byte
-	sig     [96]byte // fits the largest decoded signature plus base64 slack
+	sig     [96]byte  // fits the largest decoded signature plus base64 slack
+	digest  hash.Hash // SHA-256 for DedupKey, made on first use
+	// digestSum receives digest's sum.
+	digestSum [sha256.Size]byte
 }
 
 // New validates cfg and returns a Verifier. Errors wrap ErrConfig,
@@ -176,8 +231,19 @@ func New(cfg Config) (*Verifier, error) {
 		usesID:   tmpl.uses(partID),
 		usesURL:  tmpl.uses(partURL) || s.BodyHashParam != "",
 		usesForm: tmpl.uses(partForm),
+		id:       s.idSource(tmpl),
+		typ:      s.typeSource(tmpl),
+		idJSON:   slices.Index(tmpl.paths(), s.IDField),
+		typeJSON: slices.Index(tmpl.paths(), s.TypeField),
+		dedupAll: len(s.IDHeaders) > 0 || s.IDField != "" || s.hasTimestamp(),
 		now:      cfg.Now,
 		newHash:  hashes[s.Algorithm],
+	}
+	if s.IDField == "" {
+		v.idJSON = -1
+	}
+	if s.TypeField == "" {
+		v.typeJSON = -1
 	}
 	if v.newHash == nil { // a public-key scheme: no HMAC is computed
 		v.newHash = sha256.New
@@ -274,6 +340,16 @@ func (v *Verifier) Scheme() Scheme { return v.scheme }
 // Tolerance returns the replay window in force; negative when the
 // timestamp is not checked.
 func (v *Verifier) Tolerance() time.Duration { return v.tolerance }
+
+// IDSigned reports whether the event id of every request v accepts is
+// covered by its signature (when the request has an id where the scheme
+// reads it first): [Scheme.IDSigned], and false when v also accepts
+// tokens, which sign nothing. [Event.IDSigned] says it per request.
+func (v *Verifier) IDSigned() bool { return v.id.signed() && len(v.tokens) == 0 }
+
+// TypeSigned is IDSigned for the event type: [Scheme.TypeSigned], unless v
+// also accepts tokens.
+func (v *Verifier) TypeSigned() bool { return v.typ.signed() && len(v.tokens) == 0 }
 
 // MAC returns the HMAC, under the scheme's hash, of msg with the HMAC key
 // named name (an Event.Key), or nil when no HMAC key has that name. It is
@@ -470,11 +546,13 @@ func (v *Verifier) Verify(r *Request) (Event, error) {
 		c.form = form
 	}
 
-	name, err := v.match(&c, &sigs, urls, now)
+	st := v.pool.Get().(*state)
+	defer v.pool.Put(st)
+	name, err := v.match(st, &c, &sigs, urls, now)
 	if err != nil {
 		return Event{}, err
 	}
-	return v.event(r, name, ts, c.id), nil
+	return v.event(st, r, &c, name, ts, true), nil
 }
 
 // sigSource names where the signature was read, for errors.
@@ -485,35 +563,89 @@ func (v *Verifier) sigSource() string {
 	return v.scheme.SignatureHeaders[0]
 }
 
-// event reads the event's id and type once the request is authentic.
-// event builds the verified Event; id is the id header's value when the
-// signature covered it ("" to look it up).
-func (v *Verifier) event(r *Request, key string, ts time.Time, id string) Event {
+// event builds the Event of an authentic request: its id and type, where
+// the signature covers them and whether it does, and its DedupKey. c is
+// what the signature was checked over (with the URL variant that
+// matched); bySig is false for a request verified by a token.
+func (v *Verifier) event(st *state, r *Request, c *content, key string, ts time.Time, bySig bool) Event {
 	s := &v.scheme
-	ev := Event{Key: key, Timestamp: ts, ID: id}
-	// Only now that the signature matched is anything of the body read
-	// (beyond a scheme's signature or timestamp fields).
-	if ev.ID == "" {
-		ev.ID = header(r.Header, s.IDHeaders)
-	}
-	ev.Type = header(r.Header, s.TypeHeaders)
+	ev := Event{Key: key, Timestamp: ts}
 	idField, typeField := s.IDField, s.TypeField
-	if ev.ID != "" {
-		idField = ""
+	// Values the signature covered as such are taken from what was
+	// signed, never read again.
+	if bySig {
+		switch {
+		case v.id.headerSigned:
+			ev.ID, ev.IDSigned, idField = c.id, true, ""
+		case v.idJSON >= 0:
+			ev.ID, ev.IDSigned, idField = c.json[v.idJSON], true, ""
+		}
+		if v.typeJSON >= 0 {
+			ev.Type, ev.TypeSigned, typeField = c.json[v.typeJSON], true, ""
+		}
 	}
-	if ev.Type != "" {
-		typeField = ""
+	// Headers come first, unless the field is signed (or alone): a header
+	// nobody signed must not override a signed value.
+	idFirst, typeFirst := v.id.fieldFirst(), v.typ.fieldFirst()
+	if ev.ID == "" && !idFirst {
+		if ev.ID = header(r.Header, s.IDHeaders); ev.ID != "" {
+			idField = ""
+		}
 	}
+	if ev.Type == "" && !typeFirst {
+		if ev.Type = header(r.Header, s.TypeHeaders); ev.Type != "" {
+			typeField = ""
+		}
+	}
+	// Only now that the signature matched is anything of the body read
+	// (beyond a scheme's signature, timestamp or signed fields).
 	if idField != "" || typeField != "" {
 		id, typ := jsonFieldsInterned(r.Body, idField, typeField, &v.types)
-		if ev.ID == "" {
-			ev.ID = id
+		if id != "" {
+			ev.ID, ev.IDSigned = id, bySig && v.id.fieldSigned
 		}
-		if ev.Type == "" {
-			ev.Type = typ
+		if typ != "" {
+			ev.Type, ev.TypeSigned = typ, bySig && v.typ.fieldSigned
 		}
 	}
+	// A signed field the body lacks: the headers, unsigned, are the fallback.
+	if ev.ID == "" && idFirst {
+		ev.ID = header(r.Header, s.IDHeaders)
+	}
+	if ev.Type == "" && typeFirst {
+		ev.Type = header(r.Header, s.TypeHeaders)
+	}
+	switch {
+	case ev.IDSigned:
+		ev.DedupKey = ev.ID
+	case v.dedupAll:
+		ev.DedupKey = v.digest(st, c, bySig)
+	}
 	return ev
+}
+
+// digestPrefix starts a DedupKey that is a digest rather than an id.
+const digestPrefix = "sha256:"
+
+// digest returns the DedupKey of content the signature covered: the
+// SHA-256 of the template filled with c; of the body alone for a request
+// verified by a token (bySig false), which signs nothing.
+func (v *Verifier) digest(st *state, c *content, bySig bool) string {
+	if st.digest == nil {
+		st.digest = sha256.New()
+	}
+	h := st.digest
+	h.Reset()
+	if bySig {
+		st.scratch = v.tmpl.write(h, st.scratch, c)
+	} else {
+		h.Write(c.body)
+	}
+	sum := h.Sum(st.digestSum[:0])
+	var out [len(digestPrefix) + 2*sha256.Size]byte
+	copy(out[:], digestPrefix)
+	hex.Encode(out[len(digestPrefix):], sum)
+	return string(out[:])
 }
 
 // verifyToken compares the request's token header with every active
@@ -536,7 +668,9 @@ func (v *Verifier) verifyToken(r *Request) (Event, error) {
 		}
 		active++
 		if hmac.Equal(sum[:], k.sum[:]) {
-			return v.event(r, k.name, time.Time{}, ""), nil
+			st := v.pool.Get().(*state)
+			defer v.pool.Put(st)
+			return v.event(st, r, &content{body: r.Body}, k.name, time.Time{}, false), nil
 		}
 	}
 	if active == 0 {
@@ -597,10 +731,8 @@ func parseUnix(raw string) (int64, error) {
 
 // match computes the MAC of every active key (once per URL variant) and
 // compares it in constant time with every signature in the header.
-func (v *Verifier) match(c *content, sigs *sigIter, urls []string, now time.Time) (string, error) {
+func (v *Verifier) match(st *state, c *content, sigs *sigIter, urls []string, now time.Time) (string, error) {
 	s := &v.scheme
-	st := v.pool.Get().(*state)
-	defer v.pool.Put(st)
 
 	// Count the signatures before any is compared or any MAC computed, so
 	// that a header over the limit is refused whatever its order. Counting

@@ -265,3 +265,152 @@ func TestSendTimeout(t *testing.T) {
 		t.Fatalf("code %d out %q err %q", r.code, r.out, r.errOut)
 	}
 }
+
+// eventGateway verifies scheme with secret, as a gateway would, records
+// every verified event and answers the scripted statuses in turn.
+type eventGateway struct {
+	*httptest.Server
+	mu       sync.Mutex
+	statuses []int
+	requests int
+	events   []verify.Event
+	bodies   [][]byte
+}
+
+func newEventGateway(t *testing.T, scheme, secret string, statuses ...int) *eventGateway {
+	t.Helper()
+	s, err := verify.Preset(scheme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := verify.New(verify.Config{Scheme: s, Keys: []verify.Key{{Secret: secret}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &eventGateway{statuses: append(statuses, 200)}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		g.mu.Lock()
+		g.requests++
+		g.mu.Unlock()
+		ev, err := v.Verify(&verify.Request{Header: r.Header, Body: body, URL: "http://" + r.Host + r.URL.String(), Method: r.Method})
+		if err != nil {
+			w.Header().Set(sdk.HeaderReason, string(sdk.ReasonSignatureMismatch))
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		g.mu.Lock()
+		n := len(g.events)
+		g.events = append(g.events, ev)
+		g.bodies = append(g.bodies, body)
+		g.mu.Unlock()
+		w.WriteHeader(g.statuses[min(n, len(g.statuses)-1)])
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+// TestSendReportsTheIDTheGatewaySees is issue 13 item 5: send puts the
+// event id where the scheme reads it (a header, or the payload for
+// Stripe and Mailgun), prints the id the gateway verified, keeps it on
+// every attempt, and refuses an --id the gateway would not see.
+func TestSendReportsTheIDTheGatewaySees(t *testing.T) {
+	const secret = "s3cret"
+	tests := []struct {
+		name, scheme, data, id string
+		statuses               []int
+		wantID                 string // "" : the printed id is random, and must be the gateway's; "-": no id at all
+		wantBody               string // the body the gateway got, when it matters
+	}{
+		{name: "stripe: --id into a body without one", scheme: "stripe", data: `{"type":"invoice.paid"}`, id: "evt_cli",
+			wantID: "evt_cli", wantBody: `{"id":"evt_cli","type":"invoice.paid"}`},
+		{name: "stripe: the body's own id", scheme: "stripe", data: `{"id":"evt_body","type":"invoice.paid"}`,
+			wantID: "evt_body", wantBody: `{"id":"evt_body","type":"invoice.paid"}`},
+		{name: "stripe: --id agreeing with the body", scheme: "stripe", data: `{"id":"evt_body"}`, id: "evt_body", wantID: "evt_body"},
+		{name: "stripe: a random id, the same on every attempt", scheme: "stripe", data: `{"type":"invoice.paid"}`, statuses: []int{503}},
+		{name: "pagerduty: a nested id field", scheme: "pagerduty", data: `{"event":{"event_type":"incident.triggered"}}`, id: "E1",
+			wantID: "E1", wantBody: `{"event":{"id":"E1","event_type":"incident.triggered"}}`},
+		{name: "mailgun: the signed token, the same on every attempt", scheme: "mailgun", data: `{"event-data":{"event":"delivered"}}`,
+			statuses: []int{503}},
+		{name: "github: the delivery header", scheme: "github", data: `{"zen":"x"}`, id: "d-1", wantID: "d-1"},
+		{name: "zoom: no id", scheme: "zoom", data: `{"event":"meeting.started"}`, wantID: "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newEventGateway(t, tt.scheme, secret, tt.statuses...)
+			args := []string{"--scheme", tt.scheme, "--secret", secret, "--url", g.URL + "/hooks", "--data", tt.data, "--backoff", "1ms"}
+			if tt.id != "" {
+				args = append(args, "--id", tt.id)
+			}
+			r := sendCLI(t, "", nil, args...)
+			if r.code != exitOK {
+				t.Fatalf("code %d out %q err %q", r.code, r.out, r.errOut)
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if len(g.events) != len(tt.statuses)+1 {
+				t.Fatalf("%d verified attempts, want %d", len(g.events), len(tt.statuses)+1)
+			}
+			seen := g.events[0].ID
+			for i, ev := range g.events {
+				if ev.ID != seen {
+					t.Errorf("attempt %d: the gateway saw id %q, the first attempt %q", i+1, ev.ID, seen)
+				}
+			}
+			printed, hasID := strings.CutPrefix(r.out[strings.LastIndex(r.out, " ")+1:], "id=")
+			printed = strings.TrimSpace(printed)
+			switch tt.wantID {
+			case "-":
+				if hasID || strings.Contains(r.out, "id=") || seen != "" {
+					t.Errorf("out %q, gateway id %q: want no id", r.out, seen)
+				}
+				return
+			case "":
+				if !hasID || printed == "" {
+					t.Fatalf("out %q: no id=", r.out)
+				}
+			default:
+				if printed != tt.wantID {
+					t.Errorf("printed id %q, want %q (out %q)", printed, tt.wantID, r.out)
+				}
+			}
+			if printed != seen {
+				t.Errorf("printed id=%s, the gateway saw %q", printed, seen)
+			}
+			if tt.wantBody != "" && string(g.bodies[0]) != tt.wantBody {
+				t.Errorf("body %s, want %s", g.bodies[0], tt.wantBody)
+			}
+		})
+	}
+}
+
+// TestSendRefusesAnIDTheGatewayWouldNotSee: --id is refused, before
+// anything is sent, where the gateway would read another id or none.
+func TestSendRefusesAnIDTheGatewayWouldNotSee(t *testing.T) {
+	tests := []struct {
+		name, scheme, data, id, want string
+	}{
+		{"the body has another id", "stripe", `{"id":"evt_body"}`, "evt_cli", `reads the event id from the body's id, which is evt_body`},
+		{"a nested id", "pagerduty", `{"event":{"id":"E0"}}`, "E1", "event.id, which is E0"},
+		{"no id in the scheme", "zoom", `{"event":"x"}`, "x", `scheme "zoom" carries no event id`},
+		{"no room for an id", "stripe", `[1]`, "evt_cli", "--id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newEventGateway(t, tt.scheme, "s3cret")
+			r := sendCLI(t, "", nil, "--scheme", tt.scheme, "--secret", "s3cret", "--url", g.URL, "--data", tt.data, "--id", tt.id)
+			if r.code != exitUsage || r.out != "" || !strings.Contains(r.errOut, tt.want) {
+				t.Fatalf("code %d out %q err %q, want a usage error mentioning %q", r.code, r.out, r.errOut, tt.want)
+			}
+			if g.count() != 0 {
+				t.Errorf("%d requests sent", g.count())
+			}
+		})
+	}
+}
+
+func (g *eventGateway) count() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.requests
+}

@@ -7,13 +7,19 @@
 // directory, listens on free loopback ports, and is killed when the test
 // ends; its log is shown when the test failed. A gateway that cannot be
 // built or started fails the test: it is never a skip.
+//
+// Fault tests kill a gateway with SIGKILL ([Gateway.Kill]) and start it
+// again on the same ports, data directory and stores ([Gateway.Restart]),
+// and read its Prometheus metrics from the admin API ([Gateway.Metrics]).
 package testgateway
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +66,7 @@ type Gateway struct {
 
 	t      testing.TB
 	bin    string
+	dir    string
 	config string
 	logs   string
 	cmd    *exec.Cmd
@@ -107,7 +114,7 @@ func Start(t testing.TB, bin, site string, redact ...string) *Gateway {
 		t.Fatal("testgateway: no hookgate binary (Build failed or was not run)")
 	}
 	dir := t.TempDir()
-	g := &Gateway{t: t, bin: bin, config: filepath.Join(dir, "Caddyfile"), logs: filepath.Join(dir, "caddy.log")}
+	g := &Gateway{t: t, bin: bin, dir: dir, config: filepath.Join(dir, "Caddyfile"), logs: filepath.Join(dir, "caddy.log")}
 	var lastErr error
 	// A free port can be taken before the gateway binds it: try others.
 	for range 3 {
@@ -116,7 +123,7 @@ func Start(t testing.TB, bin, site string, redact ...string) *Gateway {
 		if err := os.WriteFile(g.config, []byte(siteConfig(g.Admin, g.Addr, g.logs, site, redact)), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if lastErr = g.start(dir); lastErr == nil {
+		if lastErr = g.start(); lastErr == nil {
 			t.Cleanup(g.stop)
 			return g
 		}
@@ -130,8 +137,10 @@ func env(dir string) []string {
 	return append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir, "HOME="+dir)
 }
 
-func (g *Gateway) start(dir string) error {
-	out, err := os.Create(filepath.Join(dir, "stdout.log"))
+func (g *Gateway) start() error {
+	dir := g.dir
+	// Appended to: a restarted gateway's output follows the killed one's.
+	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -169,6 +178,127 @@ func (g *Gateway) Alive() bool {
 	default:
 		return true
 	}
+}
+
+// Kill kills the gateway with SIGKILL, as a crash or the OOM killer
+// would: no drain, no store closed, no write flushed. It waits until the
+// process has exited. Killing a gateway that is not running does nothing.
+func (g *Gateway) Kill() {
+	g.t.Helper()
+	g.kill()
+}
+
+// Restart starts the killed (or exited) gateway again with the same
+// config, ports and data directory, so that an embedded store in that
+// directory is the one it had. It fails the test when the gateway is
+// still running or does not come up.
+func (g *Gateway) Restart() {
+	g.t.Helper()
+	if g.Alive() {
+		g.t.Fatal("testgateway: Restart of a gateway that is still running (Kill it first)")
+	}
+	// The ports were the killed process's: nothing else should hold
+	// them, but a listener socket can take a moment to go.
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err = g.start(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	g.t.Fatalf("gateway did not restart on %s: %v", g.Addr, err)
+}
+
+// Metrics returns the gateway's metrics in the Prometheus text format,
+// from the admin API's /metrics.
+func (g *Gateway) Metrics(ctx context.Context) (Metrics, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+g.Admin+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("testgateway: metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("testgateway: metrics: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("testgateway: metrics: %s", resp.Status)
+	}
+	return Metrics(b), nil
+}
+
+// Metrics is a scrape in the Prometheus text format.
+type Metrics string
+
+// Sum returns the sum of the samples of the metric name whose labels
+// include each pair of labels (name, value, name, value, ...): with no
+// labels, the metric's total over every series. A metric with no series
+// sums to 0.
+func (m Metrics) Sum(name string, labels ...string) float64 {
+	if len(labels)%2 != 0 {
+		panic("testgateway: Metrics.Sum: labels come in name, value pairs")
+	}
+	total := 0.0
+	for line := range strings.Lines(string(m)) {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || !strings.HasPrefix(line, name) {
+			continue
+		}
+		rest := line[len(name):]
+		set := ""
+		switch {
+		case strings.HasPrefix(rest, "{"):
+			end := strings.LastIndexByte(rest, '}')
+			if end < 0 {
+				continue
+			}
+			set, rest = rest[1:end], rest[end+1:]
+		case strings.HasPrefix(rest, " "):
+		default:
+			continue // another metric whose name starts with this one
+		}
+		if !hasLabels(set, labels) {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
+			total += v
+		}
+	}
+	return total
+}
+
+// hasLabels reports whether the label set (a="x",b="y") has every pair.
+func hasLabels(set string, pairs []string) bool {
+	for i := 0; i < len(pairs); i += 2 {
+		want := pairs[i] + "=" + strconv.Quote(pairs[i+1])
+		found := false
+		for rest := set; ; {
+			j := strings.Index(rest, want)
+			if j < 0 {
+				break
+			}
+			after := rest[j+len(want):]
+			if (j == 0 || rest[j-1] == ',') && (after == "" || after[0] == ',') {
+				found = true
+				break
+			}
+			rest = rest[j+1:]
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // Reload runs `hookgate reload` with the unchanged config. --force makes
