@@ -973,3 +973,59 @@ func TestEventMatcherPlacement(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayReplayThroughUnsignedIDs is the attack of issue 13 item 1:
+// GitHub signs the body only, so anyone who saw one delivery can resend it
+// with a fresh X-GitHub-Delivery, none, or another X-GitHub-Event. It is
+// forwarded once, and the replays neither reach the upstream nor flush
+// the real event's id out of a small memory store.
+func TestGatewayReplayThroughUnsignedIDs(t *testing.T) {
+	u := newUpstream(t)
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify github {
+		source ghreplay
+		secret s3cret
+		dedup memory {
+			max_entries 50
+		}
+	}
+	reverse_proxy %s
+}
+`, u.hostPort()))
+	body := []byte(`{"action":"opened","number":1}`)
+	s, _ := verify.Preset("github")
+	sg, _ := verify.NewSigner(s, verify.Key{Secret: "s3cret"})
+	sig, err := sg.Sign(verify.Message{Body: body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send := func(delivery, event string) int {
+		r, _ := http.NewRequest(http.MethodPost, g.url("/"), bytes.NewReader(body))
+		for k, v := range sig {
+			r.Header[k] = v
+		}
+		if delivery != "" {
+			r.Header.Set("X-GitHub-Delivery", delivery)
+		}
+		r.Header.Set("X-GitHub-Event", event)
+		resp, _ := do(t, r)
+		return resp.StatusCode
+	}
+	if st := send("d-original", "issues"); st != 200 {
+		t.Fatalf("original delivery: %d", st)
+	}
+	for i := range 100 {
+		send(fmt.Sprintf("d-forged-%d", i), "issues")
+	}
+	send("", "issues")
+	send("d-forged-x", "push")
+	send("d-original", "issues") // the provider's own retry
+	if n := len(u.requests()); n != 1 {
+		t.Fatalf("the upstream got %d requests, want the original only", n)
+	}
+	_, metrics := do(t, mustGet(fmt.Sprintf("http://localhost:%d/metrics", g.adminPort)))
+	if line := grepLines(metrics, `caddy_webhook_dedup_evicted_total{source="ghreplay"}`); line != "" && !strings.HasSuffix(line, " 0") {
+		t.Fatalf("replays evicted ids from the store:\n%s", grepLines(metrics, "evicted"))
+	}
+}

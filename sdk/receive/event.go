@@ -13,6 +13,11 @@ type Event struct {
 	ID string
 	// Type is the event type, from the scheme or the payload.
 	Type string
+	// DedupKey is what the pipeline deduplicated the event on
+	// (verify.Event.DedupKey): the provider's id when it signs it, else a
+	// digest of the signed content; empty when there is nothing to
+	// deduplicate on.
+	DedupKey string
 	// Source is the Receiver's configured source name.
 	Source string
 	// Timestamp is the signed timestamp; zero when the scheme signs none.

@@ -17,7 +17,8 @@ import (
 //   - ctx.buf, body.buf and GetBody's readers all point at buf, which
 //     owns the pooled buffer from the moment the body is passed on
 //     (body.go states when it may be reused);
-//   - the claim is completed or released exactly once, by settle, with a
+//   - the claims (on the dedup key, and on an unsigned provider id) are
+//     completed or released exactly once, by settle, with a
 //     context the client hanging up does not cancel (detachedCtx);
 //   - the caller's *http.Request is never modified: req is the copy
 //     passed on.
@@ -27,6 +28,7 @@ type forwardState struct {
 	body  bodyReader
 	rec   statusRecorder
 	claim idempotency.Claim
+	idClm idempotency.Claim
 	req   http.Request
 }
 
@@ -35,21 +37,27 @@ type forwardState struct {
 // release it.
 func (rc *Receiver) forward(w http.ResponseWriter, r *http.Request, next Next, in *inbound) error {
 	st := &forwardState{ctx: eventCtx{Context: r.Context()}}
-	var claim *idempotency.Claim
+	var claim, idClaim *idempotency.Claim
 	if in.claimed {
 		st.claim = in.claim
 		claim = &st.claim
+	}
+	if in.idClaimed {
+		st.idClm = in.idClaim
+		idClaim = &st.idClm
 	}
 	if rc.cfg.Detach > 0 {
 		st.ctx.detached = rc.deadlines.get(in.now, rc.cfg.Detach)
 	}
 	ev := in.ev
-	st.ctx.ev = Event{ID: ev.ID, Type: ev.Type, Source: rc.cfg.Source, Timestamp: ev.Timestamp, Key: ev.Key, Body: in.body.b, Verified: in.verified}
+	st.ctx.ev = Event{ID: ev.ID, Type: ev.Type, DedupKey: ev.DedupKey, Source: rc.cfg.Source, Timestamp: ev.Timestamp, Key: ev.Key, Body: in.body.b, Verified: in.verified}
 	st.rec.ResponseWriter = w
 	if rc.cfg.Attest != nil && in.verified {
 		if err := rc.cfg.Attest.attest(r.Header, st.ctx.ev, in.now); err != nil {
-			if claim != nil {
-				_ = claim.Release(detachedCtx{&st.ctx})
+			for _, c := range []*idempotency.Claim{claim, idClaim} {
+				if c != nil {
+					_ = c.Release(detachedCtx{&st.ctx})
+				}
 			}
 			return rc.fail(in, err, nil)
 		}
@@ -66,7 +74,7 @@ func (rc *Receiver) forward(w http.ResponseWriter, r *http.Request, next Next, i
 		in.d.Outcome = OutcomeShadowForwarded
 	}
 
-	defer rc.settle(st, claim, &in.d)
+	defer rc.settle(st, claim, idClaim, &in.d)
 	err := next(&st.rec, r)
 	if err != nil && st.rec.status == 0 {
 		// The status the caller will write for err is unknown here; it is
@@ -82,17 +90,21 @@ func (rc *Receiver) forward(w http.ResponseWriter, r *http.Request, next Next, i
 // releases the claim on anything else (no 2xx, a panic), so that the
 // provider's retry is forwarded. The store is told even if the client went
 // away; the store's own timeouts bound the call.
-func (rc *Receiver) settle(st *forwardState, claim *idempotency.Claim, d *Decision) {
+func (rc *Receiver) settle(st *forwardState, claim, idClaim *idempotency.Claim, d *Decision) {
 	p := recover()
 	d.UpstreamStatus = st.rec.status
-	if claim != nil {
+	accepted := p == nil && st.rec.status >= 200 && st.rec.status < 300
+	for _, c := range [...]*idempotency.Claim{claim, idClaim} {
+		if c == nil {
+			continue
+		}
 		sctx := detachedCtx{&st.ctx}
-		if p == nil && st.rec.status >= 200 && st.rec.status < 300 {
-			if err := claim.Complete(sctx); err != nil {
+		if accepted {
+			if err := c.Complete(sctx); err != nil {
 				d.StoreError = true
 			}
 		} else {
-			_ = claim.Release(sctx)
+			_ = c.Release(sctx)
 		}
 	}
 	if p != nil {

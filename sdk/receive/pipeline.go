@@ -1,6 +1,7 @@
 package receive
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"time"
@@ -16,13 +17,15 @@ import (
 // its own. Only a forwarded request moves what it needs to the heap
 // (forwardState).
 type inbound struct {
-	now      time.Time // the request's one reading of Config.Now
-	d        Decision
-	body     received
-	ev       verify.Event
-	verified bool // false only in shadow mode, after a failed check
-	claim    idempotency.Claim
-	claimed  bool
+	now       time.Time // the request's one reading of Config.Now
+	d         Decision
+	body      received
+	ev        verify.Event
+	verified  bool              // false only in shadow mode, after a failed check
+	claim     idempotency.Claim // on the dedup key
+	claimed   bool
+	idClaim   idempotency.Claim // on an unsigned provider id, too
+	idClaimed bool
 }
 
 // serve runs the seven steps of the pipeline. A step passes, answers the
@@ -158,23 +161,41 @@ func (rc *Receiver) validate(in *inbound) error {
 	return nil
 }
 
-// claim is step 5: claim the event id in the dedup store. Only verified
-// ids are claimed. A completed duplicate is answered here (answered); a
-// webhook without an id is forwarded unclaimed.
+// claim is step 5: claim the event in the dedup store. Only verified
+// events are claimed, and only on what the attacker cannot vary: the dedup
+// key verify derives from the signed content (the provider's id when it
+// is signed, a digest of what is signed otherwise), so a signed body
+// resent with a fresh or no unsigned id header is a duplicate. An
+// unsigned provider id is claimed as well, second: a provider's retry
+// that signs a fresh timestamp (a new digest) under the same delivery id
+// stays a duplicate, and a replay stops at the first claim without
+// filling the store. A completed duplicate is answered here (answered);
+// an event without a key is forwarded unclaimed.
 func (rc *Receiver) claim(w http.ResponseWriter, r *http.Request, in *inbound) (answered bool, err error) {
 	d := &in.d
 	switch {
 	case rc.cfg.Dedup == nil || !in.verified:
 		return false, nil
-	case in.ev.ID == "":
+	case in.ev.DedupKey == "":
 		d.DedupSkipped = true
 		return false, nil
 	}
-	err = rc.cfg.Dedup.ClaimInto(r.Context(), &in.claim, rc.cfg.Namespace, in.ev.ID)
+	ctx := r.Context()
+	err = rc.cfg.Dedup.ClaimInto(ctx, &in.claim, rc.cfg.Namespace, in.ev.DedupKey)
+	if err == nil {
+		in.claimed = true
+		if id := in.ev.ID; id != "" && !in.ev.IDSigned && id != in.ev.DedupKey {
+			if err = rc.cfg.Dedup.ClaimInto(ctx, &in.idClaim, rc.cfg.Namespace, id); err == nil {
+				in.idClaimed = true
+			} else {
+				_ = in.claim.Release(context.WithoutCancel(ctx))
+				in.claimed = false
+			}
+		}
+	}
 	switch {
 	case err == nil:
-		in.claimed = true
-		if in.claim.Degraded() {
+		if in.claim.Degraded() || (in.idClaimed && in.idClaim.Degraded()) {
 			d.StoreError, d.DedupSkipped = true, true
 		}
 		return false, nil

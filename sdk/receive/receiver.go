@@ -163,7 +163,7 @@ func New(cfg Config) (*Receiver, error) {
 	s := cfg.Verifier.Scheme()
 	rc := &Receiver{
 		cfg:       cfg,
-		needsURL:  strings.Contains(s.Content, "{url}") || strings.Contains(s.Content, "{form}") || s.BodyHashParam != "",
+		needsURL:  s.NeedsURL(),
 		retry:     strconv.FormatInt(int64((cfg.RetryAfter+time.Second-1)/time.Second), 10),
 		handshake: s.Handshake,
 	}
