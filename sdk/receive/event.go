@@ -13,6 +13,11 @@ type Event struct {
 	ID string
 	// Type is the event type, from the scheme or the payload.
 	Type string
+	// TypeSigned reports whether Type came from signed content; when it
+	// did not (GitHub's X-GitHub-Event, say), anyone who saw one delivery
+	// can resend it under another type: do not let it alone steer
+	// anything that matters.
+	TypeSigned bool
 	// DedupKey is what the pipeline deduplicated the event on
 	// (verify.Event.DedupKey): the provider's id when it signs it, else a
 	// digest of the signed content; empty when there is nothing to

@@ -50,7 +50,7 @@ func (rc *Receiver) forward(w http.ResponseWriter, r *http.Request, next Next, i
 		st.ctx.detached = rc.deadlines.get(in.now, rc.cfg.Detach)
 	}
 	ev := in.ev
-	st.ctx.ev = Event{ID: ev.ID, Type: ev.Type, DedupKey: ev.DedupKey, Source: rc.cfg.Source, Timestamp: ev.Timestamp, Key: ev.Key, Body: in.body.b, Verified: in.verified}
+	st.ctx.ev = Event{ID: ev.ID, Type: ev.Type, TypeSigned: ev.TypeSigned, DedupKey: ev.DedupKey, Source: rc.cfg.Source, Timestamp: ev.Timestamp, Key: ev.Key, Body: in.body.b, Verified: in.verified}
 	st.rec.ResponseWriter = w
 	if rc.cfg.Attest != nil && in.verified {
 		if err := rc.cfg.Attest.attest(r.Header, st.ctx.ev, in.now); err != nil {

@@ -152,8 +152,9 @@ func (rc *Receiver) validate(in *inbound) error {
 		return nil
 	}
 	typ, err := rc.cfg.Schemas.Validate(in.ev.Type, in.body.b)
-	if typ != "" {
-		in.ev.Type, in.d.EventType = typ, typ
+	if typ != "" && typ != in.ev.Type {
+		// Read from the payload, which the signature covers.
+		in.ev.Type, in.d.EventType, in.ev.TypeSigned = typ, typ, true
 	}
 	if err != nil {
 		return rc.check(in, err, nil)
