@@ -129,47 +129,16 @@ func NewDispatcher(cfg DispatcherConfig, subs ...Subscription) (*Dispatcher, err
 	d := &Dispatcher{slots: make(workerSlots, workers), onResult: cfg.OnResult, done: make(chan struct{})}
 	names := make(map[string]bool, len(subs))
 	for i, s := range subs {
-		bad := func(field, format string, args ...any) error {
-			return fmt.Errorf("send: Subscription[%d] (%s).%s: %s", i, s.Name, field, fmt.Sprintf(format, args...))
-		}
-		switch {
-		case s.Name == "":
-			return nil, bad("Name", "empty")
-		case names[s.Name]:
-			return nil, bad("Name", "duplicate")
-		case s.Sender == nil:
-			return nil, bad("Sender", "required")
-		case s.Concurrency < 0:
-			return nil, bad("Concurrency", "negative")
-		case s.Concurrency > workers:
-			return nil, bad("Concurrency", "%d is more than the %d workers", s.Concurrency, workers)
+		if names[s.Name] {
+			return nil, fmt.Errorf("send: Subscription[%d] (%s).Name: duplicate", i, s.Name)
 		}
 		names[s.Name] = true
-		if err := checkEndpoint(s.Endpoint); err != nil {
-			return nil, bad("Endpoint", "%v", err)
+		ds, err := checkSubscription(i, s, workers)
+		if err != nil {
+			return nil, err
 		}
-		for j, p := range s.Types {
-			if err := checkTypePattern(p); err != nil {
-				return nil, bad(fmt.Sprintf("Types[%d]", j), "%v", err)
-			}
-		}
-		var filters []fieldFilter
-		for j, f := range s.Filter {
-			path := strings.Split(f.Path, ".")
-			if slices.Contains(path, "") {
-				return nil, bad(fmt.Sprintf("Filter[%d].Path", j), "%q is not a dot-separated path", f.Path)
-			}
-			if len(f.Equals) == 0 {
-				return nil, bad(fmt.Sprintf("Filter[%d].Equals", j), "empty")
-			}
-			filters = append(filters, fieldFilter{path: path, equals: slices.Clone(f.Equals)})
-		}
-		s.Types = slices.Clone(s.Types)
-		s.Filter = slices.Clone(s.Filter)
-		if s.Concurrency == 0 {
-			s.Concurrency = 1
-		}
-		d.subs = append(d.subs, &dispatchSub{Subscription: s, filters: filters, queue: make(chan Delivery, queueSize)})
+		ds.queue = make(chan Delivery, queueSize)
+		d.subs = append(d.subs, ds)
 	}
 
 	d.ctx, d.cancel = context.WithCancel(context.Background())
@@ -184,6 +153,84 @@ func NewDispatcher(cfg DispatcherConfig, subs ...Subscription) (*Dispatcher, err
 		close(d.done)
 	}()
 	return d, nil
+}
+
+// checkSubscription validates subscription i, its concurrency bounded by
+// workers when positive, and returns it with its filters parsed and its
+// Concurrency defaulted.
+func checkSubscription(i int, s Subscription, workers int) (*dispatchSub, error) {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("send: Subscription[%d] (%s).%s: %s", i, s.Name, field, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case s.Name == "":
+		return nil, bad("Name", "empty")
+	case s.Sender == nil:
+		return nil, bad("Sender", "required")
+	case s.Concurrency < 0:
+		return nil, bad("Concurrency", "negative")
+	case workers > 0 && s.Concurrency > workers:
+		return nil, bad("Concurrency", "%d is more than the %d workers", s.Concurrency, workers)
+	}
+	if err := checkEndpoint(s.Endpoint); err != nil {
+		return nil, bad("Endpoint", "%v", err)
+	}
+	for j, p := range s.Types {
+		if err := checkTypePattern(p); err != nil {
+			return nil, bad(fmt.Sprintf("Types[%d]", j), "%v", err)
+		}
+	}
+	var filters []fieldFilter
+	for j, f := range s.Filter {
+		path := strings.Split(f.Path, ".")
+		if slices.Contains(path, "") {
+			return nil, bad(fmt.Sprintf("Filter[%d].Path", j), "%q is not a dot-separated path", f.Path)
+		}
+		if len(f.Equals) == 0 {
+			return nil, bad(fmt.Sprintf("Filter[%d].Equals", j), "empty")
+		}
+		filters = append(filters, fieldFilter{path: path, equals: slices.Clone(f.Equals)})
+	}
+	s.Types = slices.Clone(s.Types)
+	s.Filter = slices.Clone(s.Filter)
+	if s.Concurrency == 0 {
+		s.Concurrency = 1
+	}
+	return &dispatchSub{Subscription: s, filters: filters}, nil
+}
+
+// matchSubscriptions returns the subscriptions whose types and filters
+// match ev, decoding its payload at most once.
+func matchSubscriptions(subs []*dispatchSub, ev *Delivery) []*dispatchSub {
+	var (
+		payload any
+		parsed  bool
+	)
+	getPayload := func() any {
+		if !parsed {
+			parsed = true
+			dec := json.NewDecoder(bytes.NewReader(ev.Body))
+			dec.UseNumber()
+			if dec.Decode(&payload) != nil {
+				payload = nil
+			}
+		}
+		return payload
+	}
+	typ := ev.Type
+	typeKnown := typ != ""
+	var matched []*dispatchSub
+	for _, s := range subs {
+		if len(s.Types) > 0 && !typeKnown {
+			v, _ := lookupField(getPayload(), []string{"type"})
+			typ, _ = v.(string)
+			typeKnown = true
+		}
+		if matchTypes(s.Types, typ) && matchFilters(s.filters, getPayload) {
+			matched = append(matched, s)
+		}
+	}
+	return matched
 }
 
 // run delivers s's queued events until the queue is closed and empty.
@@ -207,34 +254,7 @@ func (d *Dispatcher) Dispatch(ev Delivery) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	var (
-		payload any
-		parsed  bool
-	)
-	getPayload := func() any {
-		if !parsed {
-			parsed = true
-			dec := json.NewDecoder(bytes.NewReader(ev.Body))
-			dec.UseNumber()
-			if dec.Decode(&payload) != nil {
-				payload = nil
-			}
-		}
-		return payload
-	}
-	typ := ev.Type
-	typeKnown := typ != ""
-	var matched []*dispatchSub // subscriptions never change: match unlocked
-	for _, s := range d.subs {
-		if len(s.Types) > 0 && !typeKnown {
-			v, _ := lookupField(getPayload(), []string{"type"})
-			typ, _ = v.(string)
-			typeKnown = true
-		}
-		if matchTypes(s.Types, typ) && matchFilters(s.filters, getPayload) {
-			matched = append(matched, s)
-		}
-	}
+	matched := matchSubscriptions(d.subs, &ev) // subscriptions never change: match unlocked
 
 	d.mu.RLock()
 	defer d.mu.RUnlock()

@@ -10,6 +10,19 @@
 //	rep, err := s.Send(ctx, send.Delivery{URL: url, ID: "evt_1", Type: "invoice.paid", Body: body})
 //	// rep.Attempts: every attempt's status, duration and the receiver's reason
 //
+// An [Outbox] is the durable sending end: Enqueue returns once the event
+// is recorded in a delivery store, and the delivery engine (package
+// delivery, the one the gateway runs) delivers it to every matching
+// subscription with retries, backoff and dead letters, resuming after a
+// restart:
+//
+//	store, _ := boltstore.Open("outbox.db", boltstore.Config{})
+//	o, err := send.NewOutbox(send.OutboxConfig{Store: store}, send.Subscription{Name: "crm", Endpoint: url, Sender: s})
+//	go o.Run(ctx)
+//	n, err := o.Enqueue(ctx, send.Delivery{ID: "evt_1", Type: "invoice.paid", Body: body}) // durable when err is nil
+//
+// A [Dispatcher] fans out in memory instead: nothing survives the process.
+//
 // A receiver built with package receive answers with a stable reason in
 // the Hookgate-Reason header, which the Sender reports ([Attempt]).
 package send
