@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookgate/hookgate/internal/testgateway/promtext"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -233,73 +234,25 @@ func (g *Gateway) Metrics(ctx context.Context) (Metrics, error) {
 	return Metrics(b), nil
 }
 
+// WaitMetric waits until the gateway's metrics have a series of name with
+// labels (name, value pairs), for a gateway whose readiness shows in its
+// metrics. It returns ctx's error if none appears before ctx ends.
+func (g *Gateway) WaitMetric(ctx context.Context, name string, labels ...string) error {
+	for {
+		m, err := g.Metrics(ctx)
+		if err == nil && m.Has(name, labels...) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("testgateway: no %s%q in the metrics: %w (last error: %v)", name, labels, ctx.Err(), err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
 // Metrics is a scrape in the Prometheus text format.
-type Metrics string
-
-// Sum returns the sum of the samples of the metric name whose labels
-// include each pair of labels (name, value, name, value, ...): with no
-// labels, the metric's total over every series. A metric with no series
-// sums to 0.
-func (m Metrics) Sum(name string, labels ...string) float64 {
-	if len(labels)%2 != 0 {
-		panic("testgateway: Metrics.Sum: labels come in name, value pairs")
-	}
-	total := 0.0
-	for line := range strings.Lines(string(m)) {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' || !strings.HasPrefix(line, name) {
-			continue
-		}
-		rest := line[len(name):]
-		set := ""
-		switch {
-		case strings.HasPrefix(rest, "{"):
-			end := strings.LastIndexByte(rest, '}')
-			if end < 0 {
-				continue
-			}
-			set, rest = rest[1:end], rest[end+1:]
-		case strings.HasPrefix(rest, " "):
-		default:
-			continue // another metric whose name starts with this one
-		}
-		if !hasLabels(set, labels) {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) == 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
-			total += v
-		}
-	}
-	return total
-}
-
-// hasLabels reports whether the label set (a="x",b="y") has every pair.
-func hasLabels(set string, pairs []string) bool {
-	for i := 0; i < len(pairs); i += 2 {
-		want := pairs[i] + "=" + strconv.Quote(pairs[i+1])
-		found := false
-		for rest := set; ; {
-			j := strings.Index(rest, want)
-			if j < 0 {
-				break
-			}
-			after := rest[j+len(want):]
-			if (j == 0 || rest[j-1] == ',') && (after == "" || after[0] == ',') {
-				found = true
-				break
-			}
-			rest = rest[j+1:]
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
+type Metrics = promtext.Text
 
 // Reload runs `hookgate reload` with the unchanged config. --force makes
 // Caddy apply it anyway: without it an identical config is a no-op.

@@ -1,8 +1,8 @@
-package testgateway
+package promtext
 
 import "testing"
 
-func TestMetricsSum(t *testing.T) {
+func TestSum(t *testing.T) {
 	const scrape = `# HELP caddy_webhook_delivered_total Events delivered to their destination.
 # TYPE caddy_webhook_delivered_total counter
 caddy_webhook_delivered_total{destination="app",source="chaos"} 1200
@@ -14,7 +14,7 @@ caddy_webhook_delivery_attempts_total{destination="app",outcome="delivered",sour
 caddy_webhook_dead_total 0
 go_goroutines 12
 `
-	m := Metrics(scrape)
+	m := Text(scrape)
 	for _, c := range []struct {
 		name   string
 		labels []string
@@ -31,6 +31,9 @@ go_goroutines 12
 	} {
 		if got := m.Sum(c.name, c.labels...); got != c.want {
 			t.Errorf("Sum(%q, %q) = %v, want %v", c.name, c.labels, got, c.want)
+		}
+		if got, want := m.Has(c.name, c.labels...), c.want != 0 || c.name == "caddy_webhook_dead_total"; got != want {
+			t.Errorf("Has(%q, %q) = %v, want %v", c.name, c.labels, got, want)
 		}
 	}
 }
