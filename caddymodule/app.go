@@ -35,6 +35,11 @@ func init() {
 // new app wait for the old), and leases keep their workers from
 // delivering the same event twice.
 type App struct {
+	// HidePayloads keeps recorded bodies and headers out of the events
+	// API, the console and `hookgate listen`: they show metadata only.
+	// The store still records bodies (it delivers them).
+	HidePayloads bool `json:"hide_payloads,omitempty"`
+
 	logger *zap.Logger
 	ctx    caddy.Context
 
@@ -49,6 +54,8 @@ type App struct {
 	cancel  context.CancelFunc
 	running sync.WaitGroup
 	held    []string // pool keys taken in Start
+
+	console console // the events API, live stream and console (admin.go)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -61,7 +68,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.ctx = ctx
 	a.relays = map[string][]*relay.Relay{}
-	return nil
+	return a.console.provision(ctx)
 }
 
 // storeSpec names a delivery store: where it lives.
@@ -124,7 +131,7 @@ func (a *App) Start() error {
 			a.releaseStores()
 			return err
 		}
-		eng, err := newEngine(store, rls, a.logger)
+		eng, err := newEngine(store, rls, a.logger, a.console.feed)
 		if err != nil {
 			cancel()
 			a.releaseStores()
@@ -134,6 +141,7 @@ func (a *App) Start() error {
 		a.running.Go(func() { _ = eng.Run(ctx) })
 	}
 	a.engines.Store(&engines)
+	running.Store(a)
 	return nil
 }
 
@@ -142,6 +150,7 @@ func (a *App) Start() error {
 func (a *App) Stop() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	running.CompareAndSwap(a, nil)
 	a.engines.Store(nil)
 	if a.cancel != nil {
 		a.cancel()
@@ -178,7 +187,7 @@ func (a *App) releaseStores() {
 
 // newEngine builds the engine of one store over the relays that deliver
 // through it: each source's attempts go to its relay.
-func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger) (*delivery.Engine, error) {
+func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger, f *feed) (*delivery.Engine, error) {
 	bySource := map[string]*relay.Relay{}
 	var dests []delivery.Destination
 	for _, rl := range rls {
@@ -198,16 +207,18 @@ func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger) (*d
 			return rl.Attempt(ctx, t)
 		},
 		Destinations: dests,
-		Observer:     deliveryObserver(logger),
+		Observer:     deliveryObserver(logger, f),
 	})
 }
 
-// deliveryObserver turns the engines' notices into metrics and log lines
-// (never a body or a secret).
-func deliveryObserver(logger *zap.Logger) delivery.Observer {
+// deliveryObserver turns the engines' notices into metrics, log lines
+// (never a body or a secret) and events of the live stream (f, when not
+// nil).
+func deliveryObserver(logger *zap.Logger, f *feed) delivery.Observer {
 	metricsOnce.Do(func() { theMetrics = newMetrics() })
 	m := theMetrics
 	return delivery.ObserverFunc(func(n delivery.Notice) {
+		f.notice(&n)
 		src, dst := n.Queue.Source, n.Queue.Destination
 		switch n.Kind {
 		case delivery.NoticeAttempt:

@@ -1,0 +1,359 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// admin makes a request to the gateway's admin API, as a local client
+// (no Origin header), and returns the status and body.
+func (g *gateway) admin(method, path, body string) (int, string) {
+	g.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, fmt.Sprintf("http://localhost:%d%s", g.adminPort, path), rd)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		g.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// adminJSON makes an admin request that must answer want, and decodes its
+// JSON answer into v.
+func (g *gateway) adminJSON(method, path, body string, want int, v any) {
+	g.t.Helper()
+	st, got := g.admin(method, path, body)
+	if st != want {
+		g.t.Fatalf("%s %s: %d %s, want %d", method, path, st, got, want)
+	}
+	if v != nil {
+		if err := json.Unmarshal([]byte(got), v); err != nil {
+			g.t.Fatalf("%s %s: %v in %s", method, path, err, got)
+		}
+	}
+}
+
+type listed struct {
+	Events []listedEvent `json:"events"`
+}
+
+func (l listed) ids() []string {
+	var ids []string
+	for _, e := range l.Events {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+// sendEvent sends a signed invoice event with id to the gateway and
+// returns the status.
+func sendEvent(t *testing.T, g *gateway, id string, extra http.Header) int {
+	t.Helper()
+	req := signed(t, g.url("/"), id, []byte(invoice), time.Now(), secretA)
+	for k, v := range extra {
+		req.Header[k] = v
+	}
+	resp, _ := do(t, req)
+	return resp.StatusCode
+}
+
+type listedEvent = struct {
+	Source     string `json:"source"`
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	Status     string `json:"status"`
+	Attempts   int    `json:"attempts"`
+	ReceivedAt string `json:"received_at"`
+	LastError  string `json:"last_error"`
+}
+
+// waitEvent waits until the events API lists source/id as ok says.
+func waitEvent(t *testing.T, g *gateway, source, id string, ok func(listedEvent) bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var l listed
+		g.adminJSON("GET", "/hookgate/events?source="+source+"&limit=1000", "", 200, &l)
+		for _, e := range l.Events {
+			if e.ID == id && ok(e) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s/%s never as wanted: %+v", source, id, l.Events)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitEventStatus waits until the events API shows source/id with status.
+func waitEventStatus(t *testing.T, g *gateway, source, id, status string) {
+	t.Helper()
+	waitEvent(t, g, source, id, func(e listedEvent) bool { return e.Status == status })
+}
+
+// TestAdminEventsListAndDetail: the events API lists recorded events
+// newest first with the contract's fields, filters them, and shows one
+// with its attempts, headers (no secret) and body.
+func TestAdminEventsListAndDetail(t *testing.T) {
+	a := newApp(t)
+	g := startGateway(t, deliverSite(a, t.TempDir(), "backoff 1h 2h"))
+	secretish := http.Header{
+		"Authorization": {"Bearer do-not-show"},
+		"X-Api-Key":     {"do-not-show"},
+		"X-Request-Id":  {"req-1"},
+	}
+	for _, id := range []string{"evt_1", "evt_2", "evt/3"} {
+		if st := sendEvent(t, g, id, secretish); st != 200 {
+			t.Fatalf("%s: %d", id, st)
+		}
+	}
+	a.status.Store(500)
+	if st := sendEvent(t, g, "evt_4", nil); st != 202 {
+		t.Fatalf("evt_4: %d, want 202 queued", st)
+	}
+
+	// The live attempt's report is committed lazily.
+	waitEvent(t, g, "deliverdemo", "evt_4", func(e listedEvent) bool { return e.Attempts == 1 })
+	var l listed
+	g.adminJSON("GET", "/hookgate/events", "", 200, &l)
+	if got := strings.Join(l.ids(), " "); got != "evt_4 evt/3 evt_2 evt_1" {
+		t.Fatalf("listed %q, want newest first", got)
+	}
+	e := l.Events[1]
+	if e.Source != "deliverdemo" || e.Type != "invoice.paid" || e.Status != "delivered" || e.Attempts != 1 {
+		t.Fatalf("listed %+v", e)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, e.ReceivedAt); err != nil {
+		t.Fatalf("received_at %q: %v", e.ReceivedAt, err)
+	}
+	if l.Events[0].Status != "pending" || l.Events[0].LastError != "HTTP 500" {
+		t.Fatalf("queued event listed %+v, want pending after HTTP 500", l.Events[0])
+	}
+
+	for _, c := range []struct {
+		query string
+		want  string
+	}{
+		{"?status=delivered", "evt/3 evt_2 evt_1"},
+		{"?status=pending", "evt_4"},
+		{"?source=deliverdemo&limit=2", "evt_4 evt/3"},
+		{"?source=nosuchsource", ""},
+		{"?type=invoice.paid&limit=1", "evt_4"},
+		{"?type=other", ""},
+		{"?since=2000-01-01T00:00:00Z&until=2000-01-02T00:00:00Z", ""},
+	} {
+		var l listed
+		g.adminJSON("GET", "/hookgate/events"+c.query, "", 200, &l)
+		if got := strings.Join(l.ids(), " "); got != c.want {
+			t.Errorf("%s: listed %q, want %q", c.query, got, c.want)
+		}
+	}
+
+	var d struct {
+		ID       string              `json:"id"`
+		Status   string              `json:"status"`
+		Headers  map[string][]string `json:"headers"`
+		Body     string              `json:"body"`
+		Attempts []struct {
+			Status    int     `json:"status"`
+			LatencyMS float64 `json:"latency_ms"`
+			Latency   string  `json:"latency"`
+			Error     string  `json:"error"`
+			Number    int     `json:"number"`
+		} `json:"attempts"`
+	}
+	g.adminJSON("GET", "/hookgate/events/deliverdemo/"+url.PathEscape("evt/3"), "", 200, &d)
+	if d.ID != "evt/3" || d.Status != "delivered" || d.Body != invoice {
+		t.Fatalf("detail: %+v", d)
+	}
+	if len(d.Attempts) != 1 || d.Attempts[0].Status != 200 || d.Attempts[0].Number != 1 || d.Attempts[0].Latency == "" {
+		t.Fatalf("attempts: %+v", d.Attempts)
+	}
+	if d.Headers["X-Request-Id"] == nil || d.Headers["Content-Type"] == nil {
+		t.Fatalf("headers %v: the provider's plain headers are missing", d.Headers)
+	}
+	_, raw := g.admin("GET", "/hookgate/events/deliverdemo/evt_1", "")
+	for _, secret := range []string{"do-not-show", "v1,", "Webhook-Signature", secretA} {
+		if strings.Contains(raw, secret) {
+			t.Fatalf("the event's detail shows %q:\n%s", secret, raw)
+		}
+	}
+}
+
+// TestAdminEventsErrors: bad parameters, unknown events and methods get
+// Caddy's JSON errors with the right status.
+func TestAdminEventsErrors(t *testing.T) {
+	a := newApp(t)
+	g := startGateway(t, deliverSite(a, t.TempDir(), ""))
+	sendEvent(t, g, "evt_1", nil)
+	for _, c := range []struct {
+		method, path, body string
+		want               int
+	}{
+		{"GET", "/hookgate/events?status=bogus", "", 400},
+		{"GET", "/hookgate/events?limit=0", "", 400},
+		{"GET", "/hookgate/events?limit=1001", "", 400},
+		{"GET", "/hookgate/events?since=yesterday", "", 400},
+		{"GET", "/hookgate/events?before=x", "", 400},
+		{"POST", "/hookgate/events", "", 405},
+		{"GET", "/hookgate/events/deliverdemo/nope", "", 404},
+		{"GET", "/hookgate/events/nosource/evt_1", "", 404},
+		{"DELETE", "/hookgate/events/deliverdemo/evt_1", "", 405},
+		{"POST", "/hookgate/events/deliverdemo/nope/replay", "", 404},
+		{"POST", "/hookgate/events/deliverdemo/evt_1/replay?destination=nope", "", 404},
+		{"GET", "/hookgate/events/deliverdemo/evt_1/replay", "", 405},
+		{"POST", "/hookgate/replay", `{}`, 400},
+		{"POST", "/hookgate/replay", `{"status":"dead","rate":5000}`, 400},
+		{"POST", "/hookgate/replay", `{"status":"dead","limit":-1}`, 400},
+		{"POST", "/hookgate/replay", `{"status":"dead","bogus":1}`, 400},
+		{"GET", "/hookgate/replay/rpl_nope", "", 404},
+		{"POST", "/hookgate/purge", `{"status":"dead"}`, 400},
+		{"POST", "/hookgate/purge", `not json`, 400},
+		{"GET", "/hookgate/purge", "", 405},
+	} {
+		st, body := g.admin(c.method, c.path, c.body)
+		if st != c.want {
+			t.Errorf("%s %s %s: %d %s, want %d", c.method, c.path, c.body, st, body, c.want)
+			continue
+		}
+		var e struct {
+			Error string `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
+			t.Errorf("%s %s: error body %q, want Caddy's {\"error\":...}", c.method, c.path, body)
+		}
+	}
+}
+
+// TestAdminNoApp: a config without webhook_verify answers 503.
+func TestAdminNoApp(t *testing.T) {
+	g := startGateway(t, "http://127.0.0.1:%PORT% {\n\trespond ok\n}\n")
+	if st, body := g.admin("GET", "/hookgate/events", ""); st != 503 || !strings.Contains(body, "no hookgate app") {
+		t.Fatalf("%d %s, want 503", st, body)
+	}
+}
+
+// TestAdminReplayOne: replaying an event delivers it again to the app,
+// as a new attempt.
+func TestAdminReplayOne(t *testing.T) {
+	a := newApp(t)
+	g := startGateway(t, deliverSite(a, t.TempDir(), ""))
+	sendEvent(t, g, "evt_again", nil)
+	a.waitDelivered(t, 1)
+	var ans map[string]string
+	g.adminJSON("POST", "/hookgate/events/deliverdemo/evt_again/replay", "", 202, &ans)
+	if ans["status"] != "replaying" || ans["id"] != "evt_again" {
+		t.Fatalf("replay answered %v", ans)
+	}
+	hs := a.waitDelivered(t, 2)
+	if h := hs[1]; h.Get("Hookgate-Event-Id") != "evt_again" || h.Get("Hookgate-Attempt") != "2" {
+		t.Fatalf("replayed delivery: %v, want attempt 2 of evt_again", h)
+	}
+	if a.bodies[1] != invoice {
+		t.Fatalf("replayed body %q", a.bodies[1])
+	}
+}
+
+// TestAdminBulkReplayAndPurge: dead events are replayed in bulk at a
+// rate, with a job to follow; purge deletes a source's events.
+func TestAdminBulkReplayAndPurge(t *testing.T) {
+	a := newApp(t)
+	a.status.Store(500)
+	g := startGateway(t, deliverSite(a, t.TempDir(), "max_attempts 1"))
+	for i := range 3 {
+		sendEvent(t, g, fmt.Sprintf("evt_dead_%d", i), nil)
+	}
+	for i := range 3 {
+		waitEventStatus(t, g, "deliverdemo", fmt.Sprintf("evt_dead_%d", i), "dead")
+	}
+	a.status.Store(200)
+
+	var job struct {
+		ID       string  `json:"id"`
+		Matched  int     `json:"matched"`
+		Replayed int     `json:"replayed"`
+		State    string  `json:"state"`
+		Rate     float64 `json:"rate"`
+	}
+	g.adminJSON("POST", "/hookgate/replay", `{"source":"deliverdemo","status":"dead","rate":1000}`, 202, &job)
+	if job.Matched != 3 || job.Rate != 1000 || !strings.HasPrefix(job.ID, "rpl_") {
+		t.Fatalf("bulk replay answered %+v", job)
+	}
+	a.waitDelivered(t, 3)
+	deadline := time.Now().Add(20 * time.Second)
+	for job.State != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("job never done: %+v", job)
+		}
+		time.Sleep(20 * time.Millisecond)
+		g.adminJSON("GET", "/hookgate/replay/"+job.ID, "", 200, &job)
+	}
+	if job.Replayed != 3 {
+		t.Fatalf("job %+v, want 3 replayed", job)
+	}
+	for i := range 3 {
+		waitEventStatus(t, g, "deliverdemo", fmt.Sprintf("evt_dead_%d", i), "delivered")
+	}
+
+	var purged map[string]int
+	g.adminJSON("POST", "/hookgate/purge", `{"source":"deliverdemo","status":"delivered"}`, 200, &purged)
+	if purged["purged"] != 3 {
+		t.Fatalf("purge answered %v, want 3", purged)
+	}
+	var l listed
+	g.adminJSON("GET", "/hookgate/events", "", 200, &l)
+	if len(l.Events) != 0 {
+		t.Fatalf("after purge: %v", l.ids())
+	}
+}
+
+// TestPublicHeaders: the events API shows no header that may carry a
+// secret, whatever the scheme.
+func TestPublicHeaders(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		show bool
+	}{
+		{"Content-Type", true},
+		{"User-Agent", true},
+		{"X-Github-Event", true},
+		{"X-Github-Delivery", true},
+		{"Webhook-Id", true},
+		{"Idempotency-Key", true},
+		{"Webhook-Signature", false},
+		{"Stripe-Signature", false},
+		{"X-Hub-Signature-256", false},
+		{"X-Gitlab-Token", false},
+		{"X-Hook-Secret", false},
+		{"Authorization", false},
+		{"Proxy-Authorization", false},
+		{"Cookie", false},
+		{"X-Api-Key", false},
+		{"X-Shopify-Hmac-Sha256", false},
+		{"X-Twilio-Signature", false},
+		{"X-Custom-Auth", false},
+	} {
+		got := publicHeaders(http.Header{c.name: {"v"}})
+		if _, shown := got[c.name]; shown != c.show {
+			t.Errorf("%s: shown %v, want %v", c.name, shown, c.show)
+		}
+	}
+}
