@@ -5,6 +5,9 @@
 //	loadgen run -target c -url http://127.0.0.1:8080/ -conns 64 -size 1024 \
 //	    -warmup 1s -duration 6s -max 300000 -secret whsec_... [-rate 5000] [-rep 1] [-out results.jsonl]
 //	loadgen upstream -addr 127.0.0.1:8081
+//	loadgen run ... -settle 127.0.0.1:2019   # then wait until the gateway delivered what it recorded
+//	loadgen drain -admin 127.0.0.1:2019 -want 50000 -pid 1234 [-rep 1] [-out results.jsonl]
+//	loadgen storesize -store deliveries.db
 //	loadgen table -in results.jsonl [-out results.md]
 //	loadgen secret
 //	loadgen ports N
@@ -39,6 +42,10 @@ func main() {
 		addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 		_ = fs.Parse(args)
 		err = ServeUpstream(*addr)
+	case "drain":
+		err = drainCmd(args)
+	case "storesize":
+		err = storeSizeCmd(args)
 	case "table":
 		err = tableCmd(args)
 	case "secret":
@@ -55,7 +62,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: loadgen run|upstream|table|secret|ports [flags]")
+	fmt.Fprintln(os.Stderr, "usage: loadgen run|upstream|drain|storesize|table|secret|ports [flags]")
 	os.Exit(2)
 }
 
@@ -74,6 +81,8 @@ func runCmd(args []string) error {
 	rep := fs.Int("rep", 0, "repetition number, recorded in the result")
 	out := fs.String("out", "", "append the result as one JSON line to this file")
 	procs := fs.String("cpu", "", "measure CPU per request of these processes: name=pid,name=pid")
+	fs.StringVar(&cfg.Settle, "settle", "", "after the run, wait until the gateway with this admin API (host:port) delivered every event it recorded")
+	fs.StringVar(&cfg.SettleSource, "settle-source", "bench", "the source whose deliveries -settle waits for")
 	_ = fs.Parse(args)
 	var err error
 	if cfg.Procs, err = ParseProcs(*procs); err != nil {
@@ -99,6 +108,12 @@ func runCmd(args []string) error {
 	}
 	if res.Exhausted {
 		fmt.Print(" [ran out of signed requests: raise -max]")
+	}
+	if cfg.Settle != "" {
+		fmt.Printf("  backlog %d delivered in %.1f s, %.0f events/s recorded and delivered", res.Backlog, res.SettleSeconds, res.Sustained)
+		if v, ok := res.CPUSettled["gateway"]; ok {
+			fmt.Printf(", gateway %.0f µs/event with its delivery", v)
+		}
 	}
 	fmt.Println()
 	if *out == "" {

@@ -36,6 +36,11 @@ type RunConfig struct {
 	Secret string
 	// Procs are processes whose CPU time per request is measured.
 	Procs []Proc
+	// Settle, when set, is the admin API (host:port) of a gateway that
+	// delivers in the background: after the run, Run waits until it has
+	// delivered every event of SettleSource it recorded, and measures the
+	// run with that delivery included.
+	Settle, SettleSource string
 }
 
 // Result is the measurement of one run. Latencies are in milliseconds.
@@ -66,6 +71,25 @@ type Result struct {
 	CPU      map[string]float64 `json:"cpu_us_per_req,omitempty"`
 	FirstErr string             `json:"first_error,omitempty"`
 	At       string             `json:"at"`
+
+	// With RunConfig.Settle: the events recorded but not yet delivered
+	// when the run ended, how long the gateway then took to deliver them,
+	// the 2xx answers of the run (warm-up included) over the time from
+	// its start to the last delivery, and each process's CPU per such
+	// answer over that time.
+	Backlog       int64              `json:"backlog,omitempty"`
+	SettleSeconds float64            `json:"settle_seconds,omitempty"`
+	Sustained     float64            `json:"sustained_rps,omitempty"`
+	CPUSettled    map[string]float64 `json:"cpu_us_per_req_settled,omitempty"`
+
+	// A drain (loadgen drain): RPS is the delivery rate of a backlog of
+	// Backlog events, Requests the deliveries it was measured over; the
+	// rate they were recorded at (app down), and the store file's size
+	// and its pages in use after recording them.
+	Drain     bool    `json:"drain,omitempty"`
+	RecordRPS float64 `json:"record_rps,omitempty"`
+	DiskBytes int64   `json:"disk_bytes,omitempty"`
+	DiskUsed  int64   `json:"disk_used_bytes,omitempty"`
 }
 
 // worker is one connection's share of a run.
@@ -76,6 +100,7 @@ type worker struct {
 	duplicates int64
 	lastDone   time.Time
 	done       int64 // responses read, warm-up included
+	ok         int64 // 2xx responses, warm-up included
 	firstErr   error
 }
 
@@ -123,6 +148,7 @@ func Run(cfg RunConfig) (*Result, error) {
 		}()
 	}
 	wg.Wait()
+	runEnd := time.Now()
 
 	var done int64
 	for _, w := range workers {
@@ -176,6 +202,26 @@ func Run(cfg RunConfig) (*Result, error) {
 	res.P50, res.P90, res.P99 = ms(quantile(all, .50)), ms(quantile(all, .90)), ms(quantile(all, .99))
 	if len(all) > 0 {
 		res.Max = ms(all[len(all)-1])
+	}
+	if cfg.Settle != "" {
+		var ok int64
+		for _, w := range workers {
+			ok += w.ok
+		}
+		backlog, last, err := settle(cfg.Settle, cfg.SettleSource, 10*time.Minute)
+		if err != nil {
+			return nil, err
+		}
+		res.Backlog, res.SettleSeconds = backlog, max(0, last.Sub(runEnd).Seconds())
+		if s := last.Sub(start).Seconds(); s > 0 {
+			res.Sustained = float64(ok) / s
+		}
+		res.CPUSettled = map[string]float64{}
+		for i, p := range cfg.Procs {
+			if c, err := cpuMicros(p.PID); err == nil && ok > 0 {
+				res.CPUSettled[p.Name] = float64(c-cpu0[i]) / float64(ok)
+			}
+		}
 	}
 	return res, nil
 }
@@ -243,6 +289,9 @@ func (w *worker) loop(addr string, reqs *Presigned, next *atomic.Int64, exhauste
 		}
 		w.lastDone = t1
 		w.done++
+		if resp.Status >= 200 && resp.Status <= 299 {
+			w.ok++
+		}
 		if !t0.Before(warmEnd) && !t1.After(end) {
 			w.lat = append(w.lat, t1.Sub(t0))
 			w.statuses[resp.Status]++

@@ -18,6 +18,9 @@ var Targets = []struct{ Key, Name string }{
 	{"c", "(c) hookgate: verify + memory dedup"},
 	{"d", "(d) hookgate: verify + Redis dedup"},
 	{"e", "(e) = (d) + schema + rate limit"},
+	{"f", "(f) hookgate: verify + memory dedup + `deliver` async, embedded store (acknowledged)"},
+	{"g", "(g) hookgate: verify + memory dedup + `deliver` on_failure, embedded store, healthy app"},
+	{"h", "(h) drain: a backlog recorded with the app down, delivered to a healthy app (events/s)"},
 }
 
 // The performance targets of issue 7, on 1 KiB events.
@@ -25,6 +28,13 @@ const (
 	targetMemoryRatio = 0.97 // (c) req/s over (b)
 	targetRedisRatio  = 0.85 // (d) req/s over (b)
 	targetP50AddMS    = 0.2  // (c) p50 minus (b) p50 at 8 connections
+)
+
+// The performance targets of issue 15 (durable delivery), on 1 KiB events.
+const (
+	targetAsyncRatio     = 0.8 // (f) acknowledged req/s over (b)
+	targetOnFailureRatio = 0.9 // (g) req/s over (c)
+	targetDrainRatio     = 0.8 // (h) delivered events/s over (b)'s req/s
 )
 
 // ReadResults reads results, one JSON object per line.
@@ -105,6 +115,11 @@ func WriteTable(w io.Writer, results []Result) error {
 				ratio = fmt.Sprintf("%.3f", s.ratio)
 				delta = fmt.Sprintf("%+.3f", s.p50Db)
 			}
+			p50, p90, p99 := fmt.Sprintf("%.3f", s.p50), fmt.Sprintf("%.3f", s.p90), fmt.Sprintf("%.3f", s.p99)
+			if rs[0].Drain {
+				// A drain has a rate, not latencies.
+				delta, p50, p90, p99 = "–", "–", "–", "–"
+			}
 			note := ""
 			if s.exhausted {
 				note = " (ran out of signed requests)"
@@ -119,12 +134,13 @@ func WriteTable(w io.Writer, results []Result) error {
 			if s.redisCPU > 0 && t.Key != "a" {
 				rd = fmt.Sprintf("%.0f", s.redisCPU)
 			}
-			fmt.Fprintf(w, "| %s%s | %.0f | %s | %.0f–%.0f | %.3f | %s | %.3f | %.3f | %d | %s | %s | %s | %d |\n",
-				t.Name, note, s.rps, ratio, s.lo, s.hi, s.p50, delta, s.p90, s.p99, s.errors, gw, byCPU, rd, s.runs)
+			fmt.Fprintf(w, "| %s%s | %.0f | %s | %.0f–%.0f | %s | %s | %s | %s | %d | %s | %s | %s | %d |\n",
+				t.Name, note, s.rps, ratio, s.lo, s.hi, p50, delta, p90, p99, s.errors, gw, byCPU, rd, s.runs)
 		}
 		fmt.Fprintln(w)
 	}
 	writeChecks(w, groups, sums)
+	writeDelivery(w, groups, byGroup)
 	return nil
 }
 
@@ -236,4 +252,142 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%d KiB", n>>10)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// writeDelivery writes what the delivery targets add to the tables: for
+// (f) and (g), the backlog left at the end of each run and the rate and
+// CPU with its delivery included; for (h), the disk used per event; then
+// the targets of issue 15.
+func writeDelivery(w io.Writer, groups []group, byGroup map[group]map[string][]Result) {
+	var most group
+	for _, g := range groups {
+		if g.size == 1024 && g.rate == 0 && g.conns > most.conns {
+			most = g
+		}
+	}
+	header := false
+	for _, g := range groups {
+		for _, key := range []string{"f", "g"} {
+			rs := byGroup[g][key]
+			if len(rs) == 0 || rs[0].CPUSettled == nil {
+				continue
+			}
+			if !header {
+				header = true
+				fmt.Fprintln(w, "### Durable delivery: recorded and delivered")
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "After each run of (f) and (g) the generator waits until the gateway has delivered every event it recorded (its metrics: `delivered_total` reaches the `forwarded` requests). *Sustained* is the 2xx answers of the run (warm-up included) over the time from its start to that last delivery; its CPU is the gateway's over the same time, per event.")
+				fmt.Fprintln(w)
+				fmt.Fprintln(w, "| target | body, load | backlog at the end of the run | delivered in s | sustained req/s | sustained ×(b) | gateway CPU µs/event with delivery | ×(b) by CPU | runs |")
+				fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+			}
+			var backlog, secs, sus, ratio, cpu, cpuRatio []float64
+			for _, r := range rs {
+				backlog, secs, sus = append(backlog, float64(r.Backlog)), append(secs, r.SettleSeconds), append(sus, r.Sustained)
+				if v := r.CPUSettled["gateway"]; v > 0 {
+					cpu = append(cpu, v)
+				}
+				for _, b := range byGroup[g]["b"] {
+					if b.Rep == r.Rep && b.RPS > 0 {
+						ratio = append(ratio, r.Sustained/b.RPS)
+						if v, bv := r.CPUSettled["gateway"], b.CPU["gateway"]; v > 0 && bv > 0 {
+							cpuRatio = append(cpuRatio, bv/v)
+						}
+						break
+					}
+				}
+			}
+			fmt.Fprintf(w, "| %s | %s, %d connections | %.0f | %.1f | %.0f | %s | %.0f | %s | %d |\n",
+				targetName(key), sizeName(g.size), g.conns, median(backlog), median(secs), median(sus),
+				optRatio(ratio), median(cpu), optRatio(cpuRatio), len(rs))
+		}
+	}
+	if header {
+		fmt.Fprintln(w)
+	}
+	if rs := byGroup[most]["h"]; len(rs) > 0 {
+		fmt.Fprintln(w, "### Durable delivery: the drain and the disk")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "A gateway records the backlog with the app down (`rate 1/s` holds its attempts back), stops; the app comes up; the gateway starts again on the same store and delivers it. *Delivered/s* runs from the first delivery seen to the last (metrics read every 100 ms); the store's size is measured between the two runs.")
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "| repetition | backlog | recorded/s (app down) | delivered/s | ×(b) | gateway CPU µs/event | store file after recording, bytes/event | pages in use, bytes/event | |")
+		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+		for _, r := range rs {
+			ratio := "–"
+			for _, b := range byGroup[most]["b"] {
+				if b.Rep == r.Rep && b.RPS > 0 {
+					ratio = fmt.Sprintf("%.3f", r.RPS/b.RPS)
+				}
+			}
+			perEvent := func(n int64) string {
+				if n <= 0 || r.Backlog <= 0 {
+					return "–"
+				}
+				return fmt.Sprintf("%.0f", float64(n)/float64(r.Backlog))
+			}
+			fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %s | %.0f | %s | %s | %s |\n", r.Rep, r.Backlog, r.RecordRPS, r.RPS, ratio, r.CPU["gateway"],
+				perEvent(r.DiskBytes), perEvent(r.DiskUsed), r.FirstErr)
+		}
+		fmt.Fprintln(w)
+	}
+
+	s := byGroup[most]
+	if s == nil {
+		return
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	var lines []string
+	for _, x := range []struct {
+		key, base, what string
+		target          float64
+	}{
+		{"f", "b", "(f) `async`, embedded: acknowledged req/s ≥ %.1f× (b)'s", targetAsyncRatio},
+		{"g", "c", "(g) `on_failure`, healthy app: req/s ≥ %.1f× (c)'s", targetOnFailureRatio},
+		{"h", "b", "(h) drain of the backlog: delivered/s ≥ %.1f× (b)'s req/s", targetDrainRatio},
+	} {
+		if len(s[x.key]) == 0 || len(s[x.base]) == 0 {
+			continue
+		}
+		v := summarize(s[x.key], s[x.base])
+		if !v.hasRatio {
+			continue
+		}
+		what := fmt.Sprintf(x.what, x.target)
+		lines = append(lines, fmt.Sprintf("| %s, 1 KiB, %d connections | %.3f× | %s |", what, most.conns, v.ratio, verdict(v.ratio >= x.target)))
+		if v.cpuRatio > 0 {
+			lines = append(lines, fmt.Sprintf("| same, by gateway CPU per event ((%s)'s ÷ (%s)'s) | %.3f× | %s |", x.base, x.key, v.cpuRatio, verdict(v.cpuRatio >= x.target)))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "### Targets (issue 15)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| target | measured (median of per-repetition ratios) | verdict |")
+	fmt.Fprintln(w, "| --- | ---: | --- |")
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	fmt.Fprintln(w)
+}
+
+func targetName(key string) string {
+	for _, t := range Targets {
+		if t.Key == key {
+			return t.Name
+		}
+	}
+	return key
+}
+
+func optRatio(xs []float64) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", median(xs))
 }
