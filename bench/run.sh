@@ -7,19 +7,30 @@
 #   (a) the upstream directly          (b) Caddy reverse_proxy alone
 #   (c) hookgate: verify + memory dedup (d) hookgate: verify + Redis dedup
 #   (e) (d) + schema validation + rate limit (set high)
+#   (f) (c) delivering with `deliver` async, embedded store (durable
+#       delivery, issue 15): the generator then waits until the backlog
+#       is delivered, and measures the run with its delivery included
+#   (g) (c) delivering with `deliver` on_failure, embedded store, healthy app
+#   (h) drain: a gateway records DRAIN_EVENTS 1 KiB events with the app
+#       down, stops; the app comes up; the gateway starts again on the
+#       same store and delivers the backlog; its rate (once per
+#       repetition, beside (b)'s 1 KiB run at the highest connection
+#       count) and the store's bytes per event
 #
 # then runs the generator against each, REPS times, interleaved, for each
 # body size and connection count, and writes bench/out/results.md.
 #
 # Settings (environment):
 #   REPS=3  DURATION=6s  WARMUP=1s  SIZES="1024 65536"  CONNS="64 8"
-#   TARGETS="a b c d e"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
+#   TARGETS="a b c d e f g h"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
+#   DRAIN_EVENTS=50000 (the backlog of (h))
 #   REDIS_POOL=128 (go-redis pool of (d) and (e))
 #   MAX_IN_FLIGHT= (redis max_in_flight of (d) and (e): a number, or off;
 #              empty: the module's default)
 #   HOLD=1 (start everything, print the ports, and wait: for manual pprof)
 #   PROFILE=d (CPU-profile that target's gateway for 5 s of its first
-#              1 KiB run at the highest connection count; pprof in bench/out)
+#              1 KiB run at the highest connection count; for h, 5 s of the
+#              first drain; pprof in bench/out)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +40,8 @@ DURATION=${DURATION:-6s}
 WARMUP=${WARMUP:-1s}
 SIZES=${SIZES:-"1024 65536"}
 CONNS=${CONNS:-"64 8"}
-TARGETS=${TARGETS:-"a b c d e"}
+TARGETS=${TARGETS:-"a b c d e f g h"}
+DRAIN_EVENTS=${DRAIN_EVENTS:-50000}
 PIN=${PIN:-1}
 REDIS_POOL=${REDIS_POOL:-128}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-}
@@ -39,7 +51,11 @@ PROFILE=${PROFILE:-}
 
 command -v redis-server >/dev/null || { echo "redis-server not found" >&2; exit 1; }
 mkdir -p "$OUT/logs" "$OUT/conf"
-rm -f "$OUT/results.jsonl"
+rm -f "$OUT/results.jsonl" "$OUT/record.jsonl"
+# The embedded delivery stores of (f), (g) and (h): fresh for each run.
+STORES=$OUT/stores
+rm -rf "$STORES"
+mkdir -p "$STORES"
 
 echo "building hookgate and loadgen"
 go build -o "$OUT/hookgate" ./cmd/hookgate
@@ -65,10 +81,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mapfile -t P < <("$LOADGEN" ports 10)
-UP=${P[0]} REDIS=${P[1]}
-declare -A PORT=([a]=${P[0]} [b]=${P[2]} [c]=${P[3]} [d]=${P[4]} [e]=${P[5]})
-declare -A ADMIN=([b]=${P[6]} [c]=${P[7]} [d]=${P[8]} [e]=${P[9]})
+mapfile -t P < <("$LOADGEN" ports 17)
+UP=${P[0]} REDIS=${P[1]} DRAIN_UP=${P[16]}
+declare -A PORT=([a]=${P[0]} [b]=${P[2]} [c]=${P[3]} [d]=${P[4]} [e]=${P[5]} [f]=${P[10]} [g]=${P[11]} [h]=${P[12]})
+declare -A ADMIN=([b]=${P[6]} [c]=${P[7]} [d]=${P[8]} [e]=${P[9]} [f]=${P[13]} [g]=${P[14]} [h]=${P[15]})
 
 wait_port() { # port name
 	for _ in $(seq 1 200); do
@@ -96,6 +112,29 @@ REDIS_DEDUP="dedup redis
 			pool_size $REDIS_POOL
 			$INFLIGHT_LINE
 		}"
+# deliver_verify mode store-dir [url] [extra]: (c)'s webhook_verify with a
+# deliver block in place of the reverse_proxy (the block delivers itself).
+# Its other settings are the defaults (concurrency 16, backoff 1s 1h, ...).
+deliver_verify() {
+	cat <<EOF
+webhook_verify standard {
+		source bench
+		secret $SECRET
+		dedup memory
+		deliver ${3:-http://127.0.0.1:$UP/} {
+			mode $1
+			store embedded $2
+			${4:-}
+		}
+	}
+EOF
+}
+PROXY="reverse_proxy 127.0.0.1:$UP {
+		transport http {
+			keepalive_idle_conns 512
+			keepalive_idle_conns_per_host 512
+		}
+	}"
 declare -A VERIFY=(
 	[b]=""
 	[c]="webhook_verify standard {
@@ -117,38 +156,89 @@ declare -A VERIFY=(
 		}
 		rate_limit 10000000/s burst 10000000
 	}"
+	[f]="$(deliver_verify async "$STORES/f")"
+	[g]="$(deliver_verify on_failure "$STORES/g")"
 )
-for t in b c d e; do
-	case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
-	conf=$OUT/conf/$t.Caddyfile
-	# The upstream keep-alive pool is raised above the highest connection
-	# count: Caddy's default keeps 32 idle connections per host and would
-	# churn connections at 64 clients.
-	cat >"$conf" <<EOF
+declare -A HANDLER=([b]=$PROXY [c]=$PROXY [d]=$PROXY [e]=$PROXY [f]="" [g]="")
+
+# write_conf target site-port admin-port verify handler: a gateway's
+# Caddyfile, in $OUT/conf/<target>.Caddyfile.
+write_conf() {
+	cat >"$OUT/conf/$1.Caddyfile" <<EOF
 {
-	admin 127.0.0.1:${ADMIN[$t]}
+	admin 127.0.0.1:$3
 	auto_https off
 	persist_config off
 	log {
 		level WARN
 	}
 }
-http://127.0.0.1:${PORT[$t]} {
+http://127.0.0.1:$2 {
 	bind 127.0.0.1
-	${VERIFY[$t]}
-	reverse_proxy 127.0.0.1:$UP {
-		transport http {
-			keepalive_idle_conns 512
-			keepalive_idle_conns_per_host 512
-		}
-	}
+	$4
+	$5
 }
 EOF
-	"${GW_CPU[@]}" "$OUT/hookgate" run --config "$conf" --adapter caddyfile >"$OUT/logs/caddy-$t.log" 2>&1 &
-	PIDS+=($!)
-	GWPID[$t]=$!
+}
+
+# start_gateway name config: starts a gateway on CPU 0; its pid in GW.
+start_gateway() {
+	"${GW_CPU[@]}" "$OUT/hookgate" run --config "$2" --adapter caddyfile >>"$OUT/logs/caddy-$1.log" 2>&1 &
+	GW=$!
+	PIDS+=("$GW")
+}
+
+for t in b c d e f g; do
+	case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
+	# The upstream keep-alive pool is raised above the highest connection
+	# count: Caddy's default keeps 32 idle connections per host and would
+	# churn connections at 64 clients.
+	write_conf "$t" "${PORT[$t]}" "${ADMIN[$t]}" "${VERIFY[$t]}" "${HANDLER[$t]}"
+	start_gateway "$t" "$OUT/conf/$t.Caddyfile"
+	GWPID[$t]=$GW
 	wait_port "${PORT[$t]}" "gateway ($t)"
 done
+
+# drain_run rep conns: (h). A gateway records DRAIN_EVENTS events for an
+# app that is down (its deliveries held back by `rate 1/s`, so that the
+# app being down costs nothing while recording), and stops; the app
+# comes up; the gateway starts again on the same store without the rate
+# limit, and loadgen drain measures from its first delivery to its last.
+drain_run() {
+	local rep=$1 conns=$2 dir=$STORES/h-$1 gw app sizes rec_rps
+	rm -rf "$dir"
+	write_conf h "${PORT[h]}" "${ADMIN[h]}" \
+		"$(deliver_verify async "$dir" "http://127.0.0.1:$DRAIN_UP/" "rate 1/s")" ""
+	start_gateway h "$OUT/conf/h.Caddyfile"
+	gw=$GW
+	wait_port "${PORT[h]}" "gateway (h, recording)"
+	"${REST_CPU[@]}" "$LOADGEN" run -target h-record -url "http://127.0.0.1:${PORT[h]}/" -conns "$conns" -size 1024 \
+		-warmup 0s -duration 10m -max "$DRAIN_EVENTS" -secret "$SECRET" -rep "$rep" -out "$OUT/record.jsonl" \
+		-cpu "gateway=$gw" | sed 's/^/recording with the app down: /'
+	kill "$gw"
+	wait "$gw" 2>/dev/null || true
+	rec_rps=$(tail -n 1 "$OUT/record.jsonl" | grep -o '"rps":[0-9.e+]*' | cut -d: -f2)
+	sizes=$("$LOADGEN" storesize -store "$dir/deliveries.db")
+	"${REST_CPU[@]}" "$LOADGEN" upstream -addr "127.0.0.1:$DRAIN_UP" >"$OUT/logs/drain-app.log" 2>&1 &
+	app=$!
+	PIDS+=("$app")
+	wait_port "$DRAIN_UP" "app (h)"
+	write_conf h "${PORT[h]}" "${ADMIN[h]}" "$(deliver_verify async "$dir" "http://127.0.0.1:$DRAIN_UP/")" ""
+	start_gateway h "$OUT/conf/h.Caddyfile"
+	gw=$GW
+	if [ "$PROFILE" = h ] && [ -z "$profiled" ]; then
+		profiled=1
+		(sleep 1; curl -s -o "$OUT/h.cpu.pprof" "http://127.0.0.1:${ADMIN[h]}/debug/pprof/profile?seconds=5") &
+		PROF_PID=$!
+	fi
+	"${REST_CPU[@]}" "$LOADGEN" drain -admin "127.0.0.1:${ADMIN[h]}" -want "$DRAIN_EVENTS" -pid "$gw" \
+		-target h -size 1024 -conns "$conns" -rep "$rep" -disk-bytes "${sizes% *}" -disk-used "${sizes#* }" \
+		-record-rps "${rec_rps:-0}" -out "$OUT/results.jsonl" | sed 's/^/drain: /'
+	if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
+	kill "$gw" "$app"
+	wait "$gw" "$app" 2>/dev/null || true
+	rm -rf "$dir"
+}
 
 max_for() { # size target: requests to sign per run, above what the target can send
 	if [ "$1" -le 4096 ]; then echo 400000
@@ -163,7 +253,10 @@ redis_calls() {
 
 echo "layout: $layout"
 if [ "${HOLD:-0}" = 1 ]; then
-	for t in $TARGETS; do echo "($t) http://127.0.0.1:${PORT[$t]}/  admin: ${ADMIN[$t]:-none}"; done
+	for t in $TARGETS; do
+		[ "$t" = h ] && continue # (h) runs only inside a repetition
+		echo "($t) http://127.0.0.1:${PORT[$t]}/  admin: ${ADMIN[$t]:-none}"
+	done
 	echo "redis: 127.0.0.1:$REDIS  secret: $SECRET  loadgen: $LOADGEN"
 	echo "holding; Ctrl-C (or kill $$) stops everything"
 	while :; do
@@ -174,6 +267,7 @@ if [ "${HOLD:-0}" = 1 ]; then
 fi
 echo "targets: $TARGETS; sizes: $SIZES; connections: $CONNS; $REPS × ($WARMUP warm-up + $DURATION)"
 profiled="" PROF_PID=""
+MAX_CONNS=$(printf '%s\n' $CONNS | sort -n | tail -1)
 for rep in $(seq 1 "$REPS"); do
 	for size in $SIZES; do
 		for conns in $CONNS; do
@@ -182,6 +276,14 @@ for rep in $(seq 1 "$REPS"); do
 			read -ra ts <<<"$TARGETS"
 			k=$(((rep - 1) % ${#ts[@]}))
 			for t in "${ts[@]:k}" "${ts[@]:0:k}"; do
+				if [ "$t" = h ]; then
+					# Once per repetition, among (b)'s 1 KiB runs at the
+					# highest connection count, whose rate it is held to.
+					if [ "$size" = 1024 ] && [ "$conns" = "$MAX_CONNS" ]; then drain_run "$rep" "$conns"; fi
+					continue
+				fi
+				settle=()
+				case $t in f | g) settle=(-settle "127.0.0.1:${ADMIN[$t]}") ;; esac
 				if [ -n "$PROFILE" ] && [ "$t" = "$PROFILE" ] && [ -z "$profiled" ] && [ "$size" = 1024 ]; then
 					profiled=1
 					(sleep 1.5; curl -s -o "$OUT/$t.cpu.pprof" "http://127.0.0.1:${ADMIN[$t]}/debug/pprof/profile?seconds=5") &
@@ -190,7 +292,7 @@ for rep in $(seq 1 "$REPS"); do
 				"${REST_CPU[@]}" "$LOADGEN" run -target "$t" -url "http://127.0.0.1:${PORT[$t]}/" \
 					-conns "$conns" -size "$size" -warmup "$WARMUP" -duration "$DURATION" \
 					-max "$(max_for "$size" "$t")" -secret "$SECRET" -rep "$rep" -out "$OUT/results.jsonl" \
-					-cpu "gateway=${GWPID[$t]},redis=$REDIS_PID"
+					-cpu "gateway=${GWPID[$t]},redis=$REDIS_PID" "${settle[@]}"
 			done
 		done
 	done
@@ -207,6 +309,7 @@ if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
 	echo "- ×(b): median over repetitions of req/s ÷ (b)'s req/s in the same repetition; p50 −(b): likewise for the median latency"
 	echo "- gateway CPU µs/req: user+system CPU of the gateway process (for (a): the upstream) per request, warm-up included, from /proc; ×(b) by CPU: (b)'s ÷ this one's, the throughput ratio on a dedicated core. Redis CPU: redis-server's, per request"
 	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL, max_in_flight ${MAX_IN_FLIGHT:-default}; (e): schema bench/schemas, rate_limit 10000000/s"
+	echo "- (f), (g), (h): \`deliver\` with \`store embedded\` in $STORES (its file system: $(df -T "$STORES" | awk 'NR==2 {print $2}')), every other setting at its default (concurrency 16); (h): a backlog of $DRAIN_EVENTS events, once per repetition"
 	echo
 	"$LOADGEN" table -in "$OUT/results.jsonl"
 	echo "### Redis commands over the whole run"
