@@ -164,19 +164,19 @@ const firstRead = 32 << 10
 // is read into a pooled buffer. With a positive timeout, the body must
 // arrive within it (a connection read deadline, when the server supports
 // one): a body that dribbles in is refused as unreadable.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) (received, error) {
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, deadline time.Time) (received, error) {
 	if r.ContentLength > limit {
 		return received{}, fmt.Errorf("%w: %d bytes declared, limit %d", ErrBodyTooLarge, r.ContentLength, limit)
 	}
 	if r.Body == nil || r.Body == http.NoBody {
 		return received{b: []byte{}}, nil
 	}
-	if timeout > 0 {
-		// A network deadline runs on the real clock. Cleared once the body
-		// is in: net/http's background read of the idle connection would
-		// otherwise hit it and cancel the request's context.
+	if !deadline.IsZero() {
+		// Cleared once the body is in: net/http's background read of the
+		// idle connection would otherwise hit it and cancel the request's
+		// context.
 		rc := http.NewResponseController(w)
-		if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
+		if rc.SetReadDeadline(deadline) == nil {
 			defer rc.SetReadDeadline(time.Time{})
 		}
 	}
@@ -195,7 +195,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, timeout time.
 	if err != nil {
 		rb.recycle()
 		if errors.Is(err, errBodyDeadline) {
-			err = fmt.Errorf("%w: the body did not arrive within %s", ErrBodyUnreadable, timeout)
+			err = fmt.Errorf("%w: the body did not arrive in time", ErrBodyUnreadable)
 		}
 		return received{}, err
 	}

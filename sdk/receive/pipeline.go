@@ -44,7 +44,7 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, in 
 	// 2. The body, whole, within the limit. Until it is forwarded, its
 	// buffer goes back to the pool on every return.
 	var err error
-	if in.body, err = readBody(w, r, rc.cfg.MaxBodyBytes, rc.cfg.BodyTimeout); err != nil {
+	if in.body, err = readBody(w, r, rc.cfg.MaxBodyBytes, rc.bodyDeadline(in.now)); err != nil {
 		return rc.fail(in, err, nil) // nothing else can be checked without it
 	}
 	defer in.body.recycle()
@@ -65,6 +65,19 @@ func (rc *Receiver) serve(w http.ResponseWriter, r *http.Request, next Next, in 
 	}
 	// 6. Forward, and 7. complete or release the claim by what next did.
 	return rc.forward(w, r, next, in)
+}
+
+// bodyDeadline returns when the body must have arrived (zero: no bound).
+// A network deadline runs on the real clock: the request's reading of
+// Config.Now serves when that is the real clock, else it is read again.
+func (rc *Receiver) bodyDeadline(now time.Time) time.Time {
+	if rc.cfg.BodyTimeout <= 0 {
+		return time.Time{}
+	}
+	if !rc.realClock {
+		now = time.Now()
+	}
+	return now.Add(rc.cfg.BodyTimeout)
 }
 
 // fail records a rejection in the Decision and returns it.

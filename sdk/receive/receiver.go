@@ -109,6 +109,7 @@ type Receiver struct {
 	retry     string
 	handshake verify.Handshake // the scheme's, read once: Scheme() copies
 	deadlines deadlines        // for Config.Detach
+	realClock bool             // Config.Now is time.Now: its reading can set network deadlines
 }
 
 // New validates cfg and returns a Receiver. Errors name the bad field.
@@ -157,7 +158,8 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.URL == nil {
 		cfg.URL = RequestURL
 	}
-	if cfg.Now == nil {
+	realClock := cfg.Now == nil
+	if realClock {
 		cfg.Now = time.Now
 	}
 	s := cfg.Verifier.Scheme()
@@ -166,6 +168,7 @@ func New(cfg Config) (*Receiver, error) {
 		needsURL:  s.NeedsURL(),
 		retry:     strconv.FormatInt(int64((cfg.RetryAfter+time.Second-1)/time.Second), 10),
 		handshake: s.Handshake,
+		realClock: realClock,
 	}
 	rc.verifier.Store(cfg.Verifier)
 	// A kept secret is read when a signature first fails to match, not

@@ -104,7 +104,7 @@ func TestSlowBodyTimesOut(t *testing.T) {
 	}
 	var b strings.Builder
 	_, _ = bufio.NewReader(resp.Body).WriteTo(&b)
-	if !strings.Contains(b.String(), "did not arrive within") {
+	if !strings.Contains(b.String(), "did not arrive in time") {
 		t.Fatalf("message %q does not say the body was too slow", b.String())
 	}
 }
