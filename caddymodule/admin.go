@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,8 @@ type AdminAPI struct {
 	// their clients reconnect to the new server.
 	done   <-chan struct{}
 	logger *zap.Logger
+	// ping is the interval of the stream's keep-alive comments.
+	ping time.Duration
 }
 
 // CaddyModule returns the Caddy module information.
@@ -61,6 +64,7 @@ func (*AdminAPI) CaddyModule() caddy.ModuleInfo {
 func (api *AdminAPI) Provision(ctx caddy.Context) error {
 	api.done = ctx.Done()
 	api.logger = ctx.Logger()
+	api.ping = defaultStreamPing
 	return nil
 }
 
@@ -73,6 +77,7 @@ func (api *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/hookgate/replay", Handler: caddy.AdminHandlerFunc(api.replayMany)},
 		{Pattern: "/hookgate/replay/{job}", Handler: caddy.AdminHandlerFunc(api.replayJob)},
 		{Pattern: "/hookgate/purge", Handler: caddy.AdminHandlerFunc(api.purge)},
+		{Pattern: "/hookgate/stream", Handler: caddy.AdminHandlerFunc(api.stream)},
 	}
 }
 
@@ -84,6 +89,9 @@ type console struct {
 	feed *feed
 
 	keyExpiry *prometheus.GaugeVec // this config's
+
+	mu      sync.Mutex
+	sources map[string]*sourceInfo
 }
 
 // hub is what the admin API keeps across configuration reloads, in the
@@ -114,6 +122,7 @@ func (c *console) provision(ctx caddy.Context) error {
 	}
 	c.hub = v.(*hub)
 	c.feed = c.hub.feed
+	c.sources = map[string]*sourceInfo{}
 	return nil
 }
 
@@ -124,6 +133,32 @@ func (a *App) Cleanup() error {
 		_, _ = pool.Delete(hubKey)
 	}
 	return nil
+}
+
+// sourceInfo is what the admin API knows of a configured source.
+type sourceInfo struct {
+	Name    string
+	Scheme  string
+	Deliver bool
+	Keys    []keyInfo
+}
+
+// keyInfo names a key and its expiry (zero: none). Never its value.
+type keyInfo struct {
+	Name    string
+	Expires time.Time
+}
+
+// addSource records what a handler knows of its source.
+func (c *console) addSource(si sourceInfo) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.sources[si.Name]; old != nil {
+		old.Deliver = old.Deliver || si.Deliver
+		old.Keys = append(old.Keys, si.Keys...)
+		return
+	}
+	c.sources[si.Name] = &si
 }
 
 // runningApp returns the running hookgate app, or a 503 for the client.

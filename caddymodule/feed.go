@@ -130,6 +130,15 @@ type feed struct {
 	activity map[string]*activity
 	closed   bool
 
+	// The events of first attempts waiting for their decision, and the
+	// keys of recent decisions (see hold).
+	held        map[eventKey][]held
+	nHeld       int
+	sweeping    bool
+	decided     map[eventKey]bool
+	decidedRing []eventKey
+	decidedAt   int
+
 	dropped atomic.Uint64
 }
 
@@ -172,12 +181,17 @@ func (f *feed) publish(ev *streamEvent) {
 	if f == nil {
 		return
 	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.publishLocked(ev)
+}
+
+// publishLocked is publish with f.mu held.
+func (f *feed) publishLocked(ev *streamEvent) {
 	if ev.At.IsZero() {
 		ev.At = f.now()
 	}
 	ev.epoch = f.epoch
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.seq++
 	ev.seq = f.seq
 	f.ring[ev.seq%uint64(len(f.ring))] = ev
@@ -196,6 +210,88 @@ func (f *feed) publish(ev *streamEvent) {
 			f.dropped.Add(1)
 			streamDropped.Inc()
 		}
+	}
+}
+
+// The order of a recorded event's stream events. Its first attempt may
+// end before the handler's decision is reported (a live attempt is made
+// within the provider's request; an async one can be quick): the events
+// of a first attempt wait for the decision of their event, for at most
+// holdFor, so that the stream reads verified, then delivered.
+const (
+	holdFor  = 5 * time.Second
+	maxHeld  = 1024 // events waiting at once; past it, published at once
+	keptKeys = 1024 // recent decisions remembered
+)
+
+// eventKey names an event: source and id.
+type eventKey [2]string
+
+// held is a stream event waiting for its event's decision.
+type held struct {
+	ev    *streamEvent
+	until time.Time
+}
+
+// hold keeps ev until the decision of key is published, unless that
+// decision was already published. f.mu is held.
+func (f *feed) hold(key eventKey, ev *streamEvent) bool {
+	if f.decided[key] || f.nHeld >= maxHeld {
+		return false
+	}
+	if f.held == nil {
+		f.held = map[eventKey][]held{}
+	}
+	f.held[key] = append(f.held[key], held{ev, f.now().Add(holdFor)})
+	f.nHeld++
+	if !f.sweeping {
+		f.sweeping = true
+		time.AfterFunc(holdFor, f.releaseStale)
+	}
+	return true
+}
+
+// decide remembers that key's decision was published, and publishes the
+// events that waited for it. f.mu is held.
+func (f *feed) decide(key eventKey) {
+	if f.decided == nil {
+		f.decided = map[eventKey]bool{}
+		f.decidedRing = make([]eventKey, keptKeys)
+	}
+	if !f.decided[key] {
+		old := f.decidedRing[f.decidedAt%keptKeys]
+		delete(f.decided, old)
+		f.decidedRing[f.decidedAt%keptKeys] = key
+		f.decidedAt++
+		f.decided[key] = true
+	}
+	for _, h := range f.held[key] {
+		f.publishLocked(h.ev)
+	}
+	f.nHeld -= len(f.held[key])
+	delete(f.held, key)
+}
+
+// releaseStale publishes the events that waited past their time (a
+// decision that never came: a first attempt of a replayed event).
+func (f *feed) releaseStale() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sweeping = false
+	now := f.now()
+	for key, hs := range f.held {
+		if hs[0].until.After(now) {
+			continue
+		}
+		for _, h := range hs {
+			f.publishLocked(h.ev)
+		}
+		f.nHeld -= len(hs)
+		delete(f.held, key)
+	}
+	if f.nHeld > 0 && !f.closed {
+		f.sweeping = true
+		time.AfterFunc(holdFor, f.releaseStale)
 	}
 }
 
@@ -225,7 +321,12 @@ func (f *feed) decision(d *receive.Decision, recorded bool) {
 	if ev.Status < 0 {
 		ev.Status = 0 // the next handler failed before writing
 	}
-	f.publish(ev)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.publishLocked(ev)
+	if ev.EventID != "" {
+		f.decide(eventKey{ev.Source, ev.EventID})
+	}
 }
 
 // notice publishes a delivery engine's notice: a failed attempt (retry),
@@ -258,7 +359,12 @@ func (f *feed) notice(n *delivery.Notice) {
 	default:
 		return
 	}
-	f.publish(ev)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n.Number == 1 && f.hold(eventKey{ev.Source, ev.EventID}, ev) {
+		return
+	}
+	f.publishLocked(ev)
 }
 
 // attempt counts one delivery attempt in its source's activity.
@@ -459,4 +565,11 @@ func (a *activity) stats(now time.Time) activityStats {
 	}
 	st.Latency = append(st.Latency, a.latency[:min(a.nLatency, latencySamples)]...)
 	return st
+}
+
+// subscribers returns how many subscribers the feed has.
+func (f *feed) subscribers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.subs)
 }

@@ -95,6 +95,9 @@ func TestFeedDecisions(t *testing.T) {
 // retry, delivered and dead events; attempts count in the activity.
 func TestFeedNotices(t *testing.T) {
 	f := newFeed(8, 8, fixedNow(t0))
+	for _, id := range []string{"e1", "e2"} {
+		f.decision(&receive.Decision{Source: "s", Outcome: receive.OutcomeForwarded, EventID: id, UpstreamStatus: 202}, true)
+	}
 	s, _, _, _ := f.subscribe("", "")
 	q := delivery.Queue{Source: "s", Destination: "app"}
 	next := t0.Add(time.Second)
@@ -126,6 +129,51 @@ func TestFeedNotices(t *testing.T) {
 	st := f.sourceActivity(t0)["s"]
 	if st.Window.Attempts != 3 || st.Window.Failed != 2 || st.Window.Delivered != 1 || st.Window.Dead != 1 || len(st.Latency) != 3 {
 		t.Fatalf("activity %+v", st)
+	}
+}
+
+// TestFeedOrder: the events of an event's first attempt that ends
+// before its decision is reported wait for it, so the stream reads
+// verified before delivered; without a decision they go out after
+// holdFor.
+func TestFeedOrder(t *testing.T) {
+	now := t0
+	f := newFeed(16, 16, func() time.Time { return now })
+	s, _, _, _ := f.subscribe("", "")
+	q := delivery.Queue{Source: "s", Destination: "app"}
+	for _, n := range []delivery.Notice{
+		{Kind: delivery.NoticeAttempt, Queue: q, ID: "live", Number: 1, Status: delivery.StatusDelivered, Live: true},
+		{Kind: delivery.NoticeDelivered, Queue: q, ID: "live", Number: 1},
+		{Kind: delivery.NoticeAttempt, Queue: q, ID: "replayed", Number: 1, Status: delivery.StatusPending},
+		{Kind: delivery.NoticeDelivered, Queue: q, ID: "again", Number: 3},
+	} {
+		f.notice(&n)
+	}
+	f.decision(&receive.Decision{Source: "s", Outcome: receive.OutcomeForwarded, EventID: "live", UpstreamStatus: 200}, true)
+	order := func() string {
+		var b []string
+		for _, ev := range drain(s) {
+			b = append(b, ev.Kind+":"+ev.EventID)
+		}
+		return strings.Join(b, " ")
+	}
+	if got := order(); got != "delivered:again verified:live delivered:live" {
+		t.Fatalf("stream %q", got)
+	}
+	f.releaseStale() // too early: nothing
+	if got := order(); got != "" {
+		t.Fatalf("released early: %q", got)
+	}
+	now = now.Add(holdFor)
+	f.releaseStale()
+	if got := order(); got != "retry:replayed" {
+		t.Fatalf("released %q, want the replayed event's retry", got)
+	}
+	// A decision already published: its first attempt goes at once.
+	f.decision(&receive.Decision{Source: "s", Outcome: receive.OutcomeForwarded, EventID: "slow", UpstreamStatus: 202}, true)
+	f.notice(&delivery.Notice{Kind: delivery.NoticeDelivered, Queue: q, ID: "slow", Number: 1})
+	if got := order(); got != "verified:slow delivered:slow" {
+		t.Fatalf("stream %q", got)
 	}
 }
 

@@ -115,6 +115,7 @@ type Handler struct {
 
 	receiver *receive.Receiver
 	relay    *relay.Relay // set with Deliver
+	feed     *feed        // the hookgate app's live stream
 	logger   *zap.Logger
 	metrics  *sourceMetrics
 	poolKeys []string
@@ -317,6 +318,9 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		h.metrics = m.forSource(h.Source)
 	}
 	if err := h.provisionDeliver(ctx, &cfg, scheme); err != nil {
+		return err
+	}
+	if err := h.provisionConsole(ctx, keys); err != nil {
 		return err
 	}
 	cfg.Observer = receive.ObserverFunc(h.observe)
@@ -558,6 +562,7 @@ func (h *Handler) observe(_ context.Context, d receive.Decision) {
 	if h.metrics != nil {
 		h.metrics.observe(d)
 	}
+	h.feed.decision(&d, h.relay != nil)
 	var (
 		level zapcore.Level
 		msg   string
