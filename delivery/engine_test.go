@@ -349,9 +349,13 @@ func TestEngineConcurrency(t *testing.T) {
 					break
 				}
 			}
-			<-release
-			inFlight.Add(-1)
-			return delivery.Result{Delivered: true}
+			defer inFlight.Add(-1)
+			select {
+			case <-release:
+				return delivery.Result{Delivered: true}
+			case <-ctx.Done():
+				return delivery.Result{Err: ctx.Err()}
+			}
 		},
 	})
 	for i := range 10 {
@@ -495,36 +499,46 @@ func TestEngineLiveLeaseExpires(t *testing.T) {
 func TestEngineLeaseRenewal(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
+	var attempts atomic.Int64
 	r := newRig(t, delivery.Config{
 		Destinations: []delivery.Destination{{Source: "github", Name: "app", AttemptTimeout: time.Minute, Lease: 3 * time.Second}},
 		Attempt: func(ctx context.Context, tk *delivery.Task) delivery.Result {
-			close(started)
-			<-release
-			return delivery.Result{Delivered: true}
+			if attempts.Add(1) == 1 {
+				close(started)
+			}
+			select {
+			case <-release:
+				return delivery.Result{Delivered: true}
+			case <-ctx.Done():
+				return delivery.Result{Err: ctx.Err()}
+			}
 		},
 	})
 	r.enqueue("long")
 	r.run()
 	<-started
-	// Ten seconds of a 3s lease, in steps: renewed every second.
-	for range 100 {
-		r.clock.Advance(100 * time.Millisecond)
-		time.Sleep(time.Millisecond)
-	}
-	var d *delivery.Delivery
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		d = r.get("long").Delivery("app")
-		if !d.NextAt.Before(deliverytest.T0.Add(10*time.Second)) || time.Now().After(deadline) {
-			break
+	// Ten seconds of a 3s lease, a second at a time: each second the
+	// lease is extended to 3s from then.
+	for range 10 {
+		r.clock.Advance(time.Second)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			d := r.get("long").Delivery("app")
+			if d.Status == delivery.StatusLeased && !d.NextAt.Before(r.clock.Now().Add(2*time.Second)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("at %v the lease runs until %v (%v): not extended", r.clock.Now(), d.NextAt, d.Status)
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	if d.Status != delivery.StatusLeased || d.NextAt.Before(deliverytest.T0.Add(10*time.Second)) {
-		t.Fatalf("after 10s of a 3s lease: %v until %v", d.Status, d.NextAt)
 	}
 	close(release)
 	r.await(delivery.NoticeDelivered, 0)
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("%d attempts, want 1: the lease lapsed", n)
+	}
 }
 
 func TestEngineShutdown(t *testing.T) {
@@ -593,12 +607,8 @@ func TestEngineMaintenance(t *testing.T) {
 	r.enqueue("ok")
 	r.enqueue("dead")
 	r.run()
-	n := r.await(delivery.NoticeQueue, 0)
-	if n.Stats.Queue != (delivery.Queue{Source: "github", Destination: "app"}) {
-		t.Fatalf("queue notice: %+v", n)
-	}
 	r.await(delivery.NoticeDead, 0)
-	n = r.await(delivery.NoticeTrimmed, time.Minute)
+	n := r.await(delivery.NoticeTrimmed, time.Minute)
 	if n.Removed != 1 || n.Status != delivery.StatusDelivered || r.clock.Now().Before(deliverytest.T0.Add(time.Hour)) {
 		t.Fatalf("trimmed %+v at %v", n, r.clock.Now())
 	}
@@ -608,6 +618,9 @@ func TestEngineMaintenance(t *testing.T) {
 	r.get("dead") // KeepDead < 0: kept
 	for {
 		n = r.await(delivery.NoticeQueue, time.Second)
+		if n.Stats.Queue != (delivery.Queue{Source: "github", Destination: "app"}) {
+			t.Fatalf("queue notice: %+v", n)
+		}
 		if n.Stats.Dead == 1 && n.Stats.Pending == 0 {
 			break
 		}
