@@ -479,8 +479,9 @@ func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...st
 // delivered, or retried in the background with the destination's
 // backoff, or dead (a permanent failure, or MaxAttempts 1). The report is
 // lazy: Finish does not wait for it to be durable (a crash before it is
-// costs one repeated attempt). It returns an error only when the store
-// refused the report at once.
+// costs one repeated attempt). The report is made even if ctx has ended
+// (the provider hung up). It returns an error only when the store refused
+// the report at once.
 func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 	if t == nil || !t.live {
 		return errors.New("delivery: Finish takes a task from BeginLive")
@@ -490,7 +491,8 @@ func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 		return fmt.Errorf("%w: %s", ErrUnknownDestination, t.Queue())
 	}
 	t.live = false // finished once
-	return w.settle(ctx, t, &r, t.started, e.clock.Now(), true)
+	// The report must land even when the provider has hung up.
+	return w.settle(context.WithoutCancel(ctx), t, &r, t.started, e.clock.Now(), true)
 }
 
 // Extend extends the lease of a live task t by its destination's Lease

@@ -694,3 +694,20 @@ func TestNewValidates(t *testing.T) {
 		t.Fatal("Destination of an unknown queue")
 	}
 }
+
+// The provider hung up during the live attempt: Finish still records it.
+func TestEngineFinishAfterHangUp(t *testing.T) {
+	r := newRig(t, delivery.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	tk, err := r.e.BeginLive(ctx, &delivery.Event{Source: "github", ID: "hung"}, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := r.e.Finish(ctx, tk, delivery.Result{Delivered: true, StatusCode: 200}); err != nil {
+		t.Fatalf("Finish after the request's ctx ended: %v", err)
+	}
+	if d := r.get("hung").Delivery("app"); d.Status != delivery.StatusDelivered {
+		t.Fatalf("after Finish: %v, want delivered", d.Status)
+	}
+}
