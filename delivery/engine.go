@@ -29,11 +29,15 @@ type Destination struct {
 	// default: 16 (DefaultConcurrency)
 	Concurrency int
 
-	// Rate bounds attempts per second, per Engine; Burst is how many may
-	// go at once after a pause. Zero Rate: no limit.
+	// Rate bounds attempts per second, per Engine. Zero: no limit.
 	//
-	// default: no limit; Burst default 1
-	Rate  rate.Limit
+	// default: no limit
+	Rate rate.Limit
+
+	// Burst is how many attempts may start at once after a pause, when
+	// Rate is set.
+	//
+	// default: 1
 	Burst int
 
 	// AttemptTimeout bounds one attempt: its ctx ends then.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/redisstore"
 	"github.com/hookgate/hookgate/internal/testredis"
 )
 
@@ -72,7 +73,8 @@ func run(b *testing.B, writers, n int, fn func(i int) error) float64 {
 }
 
 // BenchmarkAppend measures Append of 1 KiB events by 1 and 64 writers,
-// next to a bare HSET of the same body in the same run (the baseline).
+// with pipelined batching (the default) and without, next to a bare HSET
+// of the same body in the same run (the baseline).
 func BenchmarkAppend(b *testing.B) {
 	for _, p := range persistence {
 		for _, writers := range []int{1, 64} {
@@ -85,6 +87,22 @@ func BenchmarkAppend(b *testing.B) {
 				}
 				body := make([]byte, 1024)
 				_, _ = rand.Read(body)
+				now := time.Now()
+				b.ReportAllocs()
+				b.ResetTimer()
+				rate := run(b, writers, b.N, func(i int) error {
+					return s.Append(ctx, benchEvent(strconv.Itoa(i), now, body))
+				})
+				b.ReportMetric(rate, "appends/s")
+			})
+			b.Run(fmt.Sprintf("%s/writers=%d/unbatched", p.name, writers), func(b *testing.B) {
+				srv := testredis.Start(b, p.args...)
+				s, err := redisstore.New(redisstore.Config{Client: newClient(b, srv.URL+benchOptions), Prefix: "bench:", MaxInFlight: -1})
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				body := make([]byte, 1024)
 				now := time.Now()
 				b.ReportAllocs()
 				b.ResetTimer()

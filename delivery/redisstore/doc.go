@@ -21,7 +21,11 @@
 // Every call is one script, or one round trip (Get, Stats, List's pages):
 // Append, Lease (up to n deliveries, bodies included), Report, Extend,
 // Replay and Purge each run atomically in Redis. Lazy reports are not
-// deferred: each Report waits for its reply.
+// deferred: each Report waits for its reply. Nothing blocks in Redis (no
+// BLOCK reads, whose 0 means forever and which a cancelled context does
+// not interrupt): idle workers sleep in the Engine until the next due
+// time Lease returns, or until their PollInterval, so every call ends
+// with its context and no pooled connection waits in a blocked read.
 //
 // # Cluster
 //

@@ -31,7 +31,21 @@ type Config struct {
 	//
 	// default: "hookgate:dlv:" (DefaultPrefix)
 	Prefix string
+
+	// MaxInFlight bounds the pipelines the store keeps waiting for Redis
+	// at once. A call made while fewer are in flight is sent at once; one
+	// made while MaxInFlight are waiting queues, and the queue goes out
+	// as one pipeline as soon as one is answered: under load, the
+	// appends and reports of many webhooks share writes and reads, and
+	// an idle store sends each call alone, without delay. Negative: every
+	// call on its own connection from the pool.
+	//
+	// default: 2 (DefaultMaxInFlight)
+	MaxInFlight int
 }
+
+// DefaultMaxInFlight is the default of [Config.MaxInFlight].
+const DefaultMaxInFlight = 2
 
 // Store is a [delivery.Store] in Redis, shared by every gateway instance
 // that uses the same Redis. Make one with [New]; the zero value is not
@@ -39,6 +53,7 @@ type Config struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	batch  *batcher // nil: every call alone
 
 	known sync.Map // sources already in the registry
 }
@@ -55,7 +70,22 @@ func New(cfg Config) (*Store, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: Config.Prefix %q contains { or }", prefix)
 	}
-	return &Store{client: cfg.Client, prefix: prefix}, nil
+	s := &Store{client: cfg.Client, prefix: prefix}
+	switch n := cfg.MaxInFlight; {
+	case n == 0:
+		s.batch = &batcher{client: cfg.Client, maxInFlight: DefaultMaxInFlight}
+	case n > 0:
+		s.batch = &batcher{client: cfg.Client, maxInFlight: n}
+	}
+	return s, nil
+}
+
+// run runs script, through the batcher when there is one.
+func (s *Store) run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if s.batch == nil {
+		return script.Run(ctx, s.client, keys, args...)
+	}
+	return s.batch.run(ctx, script, keys, args...)
 }
 
 // Preload loads the scripts into Redis (every master, with Cluster) and
@@ -121,7 +151,7 @@ func (s *Store) Append(ctx context.Context, ev *delivery.Event) error {
 		}
 		args = append(args, d.Destination, uint8(d.Status), millis(d.NextAt), millis(d.Since), encodeState(&d))
 	}
-	seq, err := appendScript.Run(ctx, s.client, []string{base + "e:" + ev.ID}, args...).Int64()
+	seq, err := s.run(ctx, appendScript, []string{base + "e:" + ev.ID}, args...).Int64()
 	switch {
 	case err != nil:
 		return unavailable(err)
@@ -141,7 +171,7 @@ func (s *Store) Lease(ctx context.Context, q delivery.Queue, now time.Time, n in
 	}
 	base := s.base(q.Source)
 	due := base + "q:" + q.Destination + ":due"
-	reply, err := leaseScript.Run(ctx, s.client, []string{due}, base, q.Destination, millis(now), n, millis(until), token).Slice()
+	reply, err := s.run(ctx, leaseScript, []string{due}, base, q.Destination, millis(now), n, millis(until), token).Slice()
 	if err != nil {
 		return nil, time.Time{}, unavailable(err)
 	}
@@ -192,7 +222,7 @@ func (s *Store) Report(ctx context.Context, r delivery.Report) error {
 	if r.Attempt != nil {
 		attempt = encodeAttempt(r.Attempt)
 	}
-	reply, err := reportScript.Run(ctx, s.client, []string{base + "e:" + r.ID},
+	reply, err := s.run(ctx, reportScript, []string{base + "e:" + r.ID},
 		base, r.ID, r.Destination, r.Token, uint8(r.Status), millis(r.NextAt), attempt, clip(r.Reason), millis(r.Now), delivery.MaxAttemptHistory).Int64()
 	return replyErr("report", reply, err)
 }
@@ -215,7 +245,7 @@ func replyErr(script string, reply int64, err error) error {
 // Extend implements [delivery.Store].
 func (s *Store) Extend(ctx context.Context, t *delivery.Task, until time.Time) error {
 	base := s.base(t.Event.Source)
-	reply, err := extendScript.Run(ctx, s.client, []string{base + "e:" + t.Event.ID},
+	reply, err := s.run(ctx, extendScript, []string{base + "e:" + t.Event.ID},
 		base, t.Event.ID, t.Delivery.Destination, t.Delivery.Token, millis(until)).Int64()
 	if err := replyErr("extend", reply, err); err != nil {
 		return err
@@ -227,7 +257,7 @@ func (s *Store) Extend(ctx context.Context, t *delivery.Task, until time.Time) e
 // Replay implements [delivery.Store].
 func (s *Store) Replay(ctx context.Context, source, id, destination string, now time.Time) error {
 	base := s.base(source)
-	reply, err := replayScript.Run(ctx, s.client, []string{base + "e:" + id}, base, id, destination, millis(now)).Int64()
+	reply, err := s.run(ctx, replayScript, []string{base + "e:" + id}, base, id, destination, millis(now)).Int64()
 	return replyErr("replay", reply, err)
 }
 
@@ -390,7 +420,7 @@ func (s *Store) peek(ctx context.Context, source string, ids []redis.Z) ([]*deli
 	for _, z := range ids {
 		args = append(args, z.Member)
 	}
-	reply, err := peekScript.Run(ctx, s.client, []string{base + "s"}, args...).Slice()
+	reply, err := s.run(ctx, peekScript, []string{base + "s"}, args...).Slice()
 	if err != nil {
 		return nil, unavailable(err)
 	}
@@ -451,7 +481,7 @@ func (s *Store) Purge(ctx context.Context, f delivery.Filter) (int, error) {
 			for _, id := range ids {
 				args = append(args, id)
 			}
-			n, err := purgeScript.Run(ctx, s.client, []string{base + "s"}, args...).Int64()
+			n, err := s.run(ctx, purgeScript, []string{base + "s"}, args...).Int64()
 			if err != nil {
 				return total, unavailable(err)
 			}

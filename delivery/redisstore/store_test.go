@@ -1,8 +1,11 @@
 package redisstore_test
 
 import (
+	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -67,5 +70,50 @@ func TestNewValidates(t *testing.T) {
 		if _, err := redisstore.New(redisstore.Config{Client: client, Prefix: p}); err == nil || !strings.Contains(err.Error(), "Config.Prefix") {
 			t.Errorf("Prefix %q: got %v, want an error naming Config.Prefix", p, err)
 		}
+	}
+}
+
+// Every call alone, on its own pooled connection (MaxInFlight < 0).
+func TestContractUnbatched(t *testing.T) {
+	srv := testredis.Start(t)
+	deliverytest.Run(t, deliverytest.Harness{
+		New: func(t *testing.T) (delivery.Store, func() delivery.Store) {
+			prefix := "test:" + rand.Text()[:10] + ":"
+			open := func() delivery.Store {
+				s, err := redisstore.New(redisstore.Config{Client: newClient(t, srv.URL), Prefix: prefix, MaxInFlight: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			return open(), open
+		},
+	})
+}
+
+// A Redis that lost its script cache (a restart, SCRIPT FLUSH) gets the
+// scripts again, batched calls included.
+func TestScriptFlush(t *testing.T) {
+	srv := testredis.Start(t)
+	ctx := context.Background()
+	s := newStore(t, newClient(t, srv.URL), "flush:")
+	now := deliverytest.T0
+	var wg sync.WaitGroup
+	for round := range 3 {
+		if _, err := srv.Do("SCRIPT", "FLUSH"); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 32 {
+			wg.Go(func() {
+				ev := &delivery.Event{Source: "s", ID: fmt.Sprint(round, "-", i), ReceivedAt: now}
+				if err := s.Append(ctx, ev); err != nil {
+					t.Errorf("Append after SCRIPT FLUSH: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	if evs, err := s.List(ctx, delivery.Filter{Source: "s", Limit: 1000}); err != nil || len(evs) != 96 {
+		t.Fatalf("List: %d, %v", len(evs), err)
 	}
 }
