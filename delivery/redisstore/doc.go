@@ -18,6 +18,12 @@
 // Members start with the event's sequence number, so that deliveries due
 // in the same millisecond go oldest first.
 //
+// Due times and lease expiries come from the clock of the instance that
+// wrote them, and are compared with the clock of the instance that
+// leases: keep the instances' clocks in step (NTP). A skew of s between
+// two instances shortens or lengthens the leases one grants the other by
+// s; keep it far below the destinations' Lease (one minute by default).
+//
 // Every call is one script, or one round trip (Get, Stats, List's pages):
 // Append, Lease (up to n deliveries, bodies included), Report, Extend,
 // Replay and Purge each run atomically in Redis. Lazy reports are not
