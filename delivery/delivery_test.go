@@ -203,6 +203,11 @@ func TestDependencies(t *testing.T) {
 			t.Errorf("delivery imports %s", dep)
 		}
 	}
+	for _, dep := range list("./boltstore") {
+		if strings.Contains(dep, "go-redis") {
+			t.Errorf("boltstore imports %s", dep)
+		}
+	}
 	for _, dep := range list("./...") {
 		if strings.Contains(dep, "caddy") || strings.HasPrefix(dep, mod+"sdk") || strings.HasPrefix(dep, mod+"caddymodule") {
 			t.Errorf("a delivery package imports %s", dep)

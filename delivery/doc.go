@@ -67,7 +67,8 @@
 // on its embedded store. Delivery is therefore at least once: the
 // destination sees an event twice only when an instance dies (or stalls
 // past its lease) between the destination's 2xx and the report of it,
-// a window of one store write. [NoticeLeaseLost] counts the stalls.
+// a window of one store write. [NoticeLeaseLost] counts the stalls
+// (boltstore's lazy reports report theirs to its Config.OnError).
 // Events carry a stable id for the destination to deduplicate on.
 //
 // Leases take the earliest due delivery first, so a queue with

@@ -29,11 +29,15 @@ type Destination struct {
 	// default: 16 (DefaultConcurrency)
 	Concurrency int
 
-	// Rate bounds attempts per second, per Engine; Burst is how many may
-	// go at once after a pause. Zero Rate: no limit.
+	// Rate bounds attempts per second, per Engine. Zero: no limit.
 	//
-	// default: no limit; Burst default 1
-	Rate  rate.Limit
+	// default: no limit
+	Rate rate.Limit
+
+	// Burst is how many attempts may start at once after a pause, when
+	// Rate is set.
+	//
+	// default: 1
 	Burst int
 
 	// AttemptTimeout bounds one attempt: its ctx ends then.
@@ -479,8 +483,9 @@ func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...st
 // delivered, or retried in the background with the destination's
 // backoff, or dead (a permanent failure, or MaxAttempts 1). The report is
 // lazy: Finish does not wait for it to be durable (a crash before it is
-// costs one repeated attempt). It returns an error only when the store
-// refused the report at once.
+// costs one repeated attempt). The report is made even if ctx has ended
+// (the provider hung up). It returns an error only when the store refused
+// the report at once.
 func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 	if t == nil || !t.live {
 		return errors.New("delivery: Finish takes a task from BeginLive")
@@ -490,7 +495,8 @@ func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 		return fmt.Errorf("%w: %s", ErrUnknownDestination, t.Queue())
 	}
 	t.live = false // finished once
-	return w.settle(ctx, t, &r, t.started, e.clock.Now(), true)
+	// The report must land even when the provider has hung up.
+	return w.settle(context.WithoutCancel(ctx), t, &r, t.started, e.clock.Now(), true)
 }
 
 // Extend extends the lease of a live task t by its destination's Lease

@@ -292,8 +292,9 @@ func TestEngineDeath(t *testing.T) {
 	}{
 		{"410", delivery.Destination{}, []delivery.Result{{StatusCode: 410, Permanent: true}}, 1, "permanent failure: status 410"},
 		{"max attempts", delivery.Destination{MaxAttempts: 3}, []delivery.Result{{StatusCode: 500}, {Err: errors.New("dial tcp: connection refused")}, {StatusCode: 502}}, 3, "3 attempts failed, the last: status 502"},
+		// 2 or 3 tries, as the clock steps: see TestEngineMaxAgeDeadline.
 		{"max age", delivery.Destination{MaxAge: 10 * time.Second, Backoff: delivery.Backoff{Initial: 8 * time.Second}},
-			[]delivery.Result{{StatusCode: 500}, {StatusCode: 500}, {StatusCode: 500}}, 3, "failed for 10s (MaxAge), the last attempt: status 500"},
+			[]delivery.Result{{StatusCode: 500}, {StatusCode: 500}, {StatusCode: 500}}, 0, "failed for 10s (MaxAge), the last attempt: status 500"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.dest.Source, tt.dest.Name = "github", "app"
@@ -301,18 +302,18 @@ func TestEngineDeath(t *testing.T) {
 			r.run()
 			r.enqueue("x")
 			n := r.await(delivery.NoticeDead, 500*time.Millisecond)
-			if n.Reason != tt.reason || n.Number != tt.tries {
+			if n.Reason != tt.reason || tt.tries != 0 && n.Number != tt.tries {
 				t.Fatalf("dead after attempt %d: %q; want %d, %q", n.Number, n.Reason, tt.tries, tt.reason)
 			}
 			d := r.get("x").Delivery("app")
-			if d.Status != delivery.StatusDead || d.Tries != tt.tries || d.Reason != tt.reason {
+			if d.Status != delivery.StatusDead || d.Tries != n.Number || d.Reason != tt.reason {
 				t.Fatalf("stored: %+v", d)
 			}
 			// Dead is kept, and can be replayed.
 			if err := r.e.Replay(context.Background(), "github", "x"); err != nil {
 				t.Fatal(err)
 			}
-			r.await(delivery.NoticeDelivered, 0)
+			r.await(delivery.NoticeDelivered, time.Second) // a left-over failure may come first
 		})
 	}
 }
@@ -349,9 +350,13 @@ func TestEngineConcurrency(t *testing.T) {
 					break
 				}
 			}
-			<-release
-			inFlight.Add(-1)
-			return delivery.Result{Delivered: true}
+			defer inFlight.Add(-1)
+			select {
+			case <-release:
+				return delivery.Result{Delivered: true}
+			case <-ctx.Done():
+				return delivery.Result{Err: ctx.Err()}
+			}
 		},
 	})
 	for i := range 10 {
@@ -495,36 +500,55 @@ func TestEngineLiveLeaseExpires(t *testing.T) {
 func TestEngineLeaseRenewal(t *testing.T) {
 	started := make(chan struct{})
 	release := make(chan struct{})
+	var attempts atomic.Int64
 	r := newRig(t, delivery.Config{
 		Destinations: []delivery.Destination{{Source: "github", Name: "app", AttemptTimeout: time.Minute, Lease: 3 * time.Second}},
 		Attempt: func(ctx context.Context, tk *delivery.Task) delivery.Result {
-			close(started)
-			<-release
-			return delivery.Result{Delivered: true}
+			if attempts.Add(1) == 1 {
+				close(started)
+			}
+			select {
+			case <-release:
+				return delivery.Result{Delivered: true}
+			case <-ctx.Done():
+				return delivery.Result{Err: ctx.Err()}
+			}
 		},
 	})
 	r.enqueue("long")
 	r.run()
 	<-started
-	// Ten seconds of a 3s lease, in steps: renewed every second.
-	for range 100 {
-		r.clock.Advance(100 * time.Millisecond)
-		time.Sleep(time.Millisecond)
-	}
-	var d *delivery.Delivery
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		d = r.get("long").Delivery("app")
-		if !d.NextAt.Before(deliverytest.T0.Add(10*time.Second)) || time.Now().After(deadline) {
-			break
+	// Three goroutines sleep on the clock: the worker, the maintenance
+	// loop and the attempt's lease keeper. Once all three are asleep
+	// again, whatever a step of the clock set off is done.
+	asleep := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for r.clock.Waiters() < 3 {
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("%d goroutines asleep on the clock, want 3", r.clock.Waiters())
+			}
+			time.Sleep(time.Millisecond)
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	if d.Status != delivery.StatusLeased || d.NextAt.Before(deliverytest.T0.Add(10*time.Second)) {
-		t.Fatalf("after 10s of a 3s lease: %v until %v", d.Status, d.NextAt)
+	asleep()
+	// Ten seconds of a 3s lease, a second at a time: each second the
+	// lease is extended to 3s from then.
+	for range 10 {
+		r.clock.Advance(time.Second)
+		asleep()
+		d := r.get("long").Delivery("app")
+		if d.Status != delivery.StatusLeased || d.NextAt.Before(r.clock.Now().Add(2*time.Second)) {
+			close(release)
+			t.Fatalf("at %v the lease runs until %v (%v): not extended", r.clock.Now(), d.NextAt, d.Status)
+		}
 	}
 	close(release)
 	r.await(delivery.NoticeDelivered, 0)
+	if n := attempts.Load(); n != 1 {
+		t.Fatalf("%d attempts, want 1: the lease lapsed", n)
+	}
 }
 
 func TestEngineShutdown(t *testing.T) {
@@ -593,12 +617,8 @@ func TestEngineMaintenance(t *testing.T) {
 	r.enqueue("ok")
 	r.enqueue("dead")
 	r.run()
-	n := r.await(delivery.NoticeQueue, 0)
-	if n.Stats.Queue != (delivery.Queue{Source: "github", Destination: "app"}) {
-		t.Fatalf("queue notice: %+v", n)
-	}
 	r.await(delivery.NoticeDead, 0)
-	n = r.await(delivery.NoticeTrimmed, time.Minute)
+	n := r.await(delivery.NoticeTrimmed, time.Minute)
 	if n.Removed != 1 || n.Status != delivery.StatusDelivered || r.clock.Now().Before(deliverytest.T0.Add(time.Hour)) {
 		t.Fatalf("trimmed %+v at %v", n, r.clock.Now())
 	}
@@ -608,6 +628,9 @@ func TestEngineMaintenance(t *testing.T) {
 	r.get("dead") // KeepDead < 0: kept
 	for {
 		n = r.await(delivery.NoticeQueue, time.Second)
+		if n.Stats.Queue != (delivery.Queue{Source: "github", Destination: "app"}) {
+			t.Fatalf("queue notice: %+v", n)
+		}
 		if n.Stats.Dead == 1 && n.Stats.Pending == 0 {
 			break
 		}
@@ -679,5 +702,22 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, ok := e.Destination(delivery.Queue{Source: "github", Destination: "nope"}); ok {
 		t.Fatal("Destination of an unknown queue")
+	}
+}
+
+// The provider hung up during the live attempt: Finish still records it.
+func TestEngineFinishAfterHangUp(t *testing.T) {
+	r := newRig(t, delivery.Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	tk, err := r.e.BeginLive(ctx, &delivery.Event{Source: "github", ID: "hung"}, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := r.e.Finish(ctx, tk, delivery.Result{Delivered: true, StatusCode: 200}); err != nil {
+		t.Fatalf("Finish after the request's ctx ended: %v", err)
+	}
+	if d := r.get("hung").Delivery("app"); d.Status != delivery.StatusDelivered {
+		t.Fatalf("after Finish: %v, want delivered", d.Status)
 	}
 }

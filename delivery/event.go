@@ -277,7 +277,9 @@ func CheckName(field, name string) error {
 // Queue names the deliveries of one source to one destination: the unit
 // of leasing, concurrency, rate and metrics.
 type Queue struct {
-	Source      string
+	// Source is the events' source.
+	Source string
+	// Destination names the destination within the source.
 	Destination string
 }
 

@@ -74,6 +74,7 @@ func (k NoticeKind) String() string {
 // Notice is one thing the Engine reports. Which fields are set depends on
 // Kind. It never holds a body, a header or a secret.
 type Notice struct {
+	// Kind says what the notice reports, and so which fields are set.
 	Kind NoticeKind
 	// Queue is the source and destination concerned.
 	Queue Queue

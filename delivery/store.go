@@ -41,7 +41,10 @@ var (
 
 type unavailableError string
 
+// Error returns the message.
 func (e unavailableError) Error() string { return "delivery: " + string(e) }
+
+// Unwrap returns ErrUnavailable.
 func (e unavailableError) Unwrap() error { return ErrUnavailable }
 
 func unavailable(msg string) error { return unavailableError(msg) }

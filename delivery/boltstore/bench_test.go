@@ -122,10 +122,16 @@ func backlog(tb testing.TB, s *Store, prefix string, n int, now time.Time) {
 }
 
 // BenchmarkDrain measures how fast an Engine drains a backlog of 50,000
-// 1 KiB events to an attempt function that does nothing (Concurrency 64):
-// the store's own cost per delivery (lease, lazy report). Run it with
-// -benchtime=1x; events/s is the drain rate.
+// 1 KiB events to an attempt function that does nothing, at Concurrency
+// (and LeaseBatch) 64 and 256: the store's own cost per delivery (lease,
+// lazy report). Run it with -benchtime=1x; events/s is the drain rate.
 func BenchmarkDrain(b *testing.B) {
+	for _, conc := range []int{64, 256} {
+		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) { drain(b, conc) })
+	}
+}
+
+func drain(b *testing.B, conc int) {
 	const n = 50_000
 	for i := range b.N {
 		b.StopTimer()
@@ -139,7 +145,8 @@ func BenchmarkDrain(b *testing.B) {
 		done := make(chan struct{})
 		e, err := delivery.New(delivery.Config{
 			Store:        s,
-			Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: 64}},
+			LeaseBatch:   conc,
+			Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: conc}},
 			Attempt: func(context.Context, *delivery.Task) delivery.Result {
 				return delivery.Result{Delivered: true, StatusCode: 200}
 			},
@@ -212,4 +219,69 @@ func usedBytes(tb testing.TB, s *Store) int64 {
 	}
 	st := s.db.Stats()
 	return hw - int64(st.FreeAlloc)
+}
+
+// BenchmarkLiveFirst measures the on_failure path for a healthy
+// destination, by 1 and 64 concurrent callers: BeginLive (a durable
+// append, group-committed) then Finish with a 2xx (a lazy report that
+// rides in a later commit). commits/event shows what one event costs in
+// synced transactions.
+func BenchmarkLiveFirst(b *testing.B) {
+	for _, callers := range []int{1, 64} {
+		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
+			s, err := Open(filepath.Join(b.TempDir(), "delivery.db"), Config{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			e, err := delivery.New(delivery.Config{
+				Store:        s,
+				Destinations: []delivery.Destination{{Source: "github", Name: "app"}},
+				Attempt: func(context.Context, *delivery.Task) delivery.Result {
+					return delivery.Result{Delivered: true}
+				},
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := body1K()
+			ctx := context.Background()
+			var next atomic.Int64
+			c0, _ := s.Commits()
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for range callers {
+				wg.Go(func() {
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						ev := &delivery.Event{Source: "github", ID: strconv.FormatInt(i, 10), Type: "push", Body: body,
+							Header: http.Header{"Content-Type": {"application/json"}}}
+						t, err := e.BeginLive(ctx, ev, "app")
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						// The live attempt succeeds.
+						if err := e.Finish(ctx, t, delivery.Result{Delivered: true, StatusCode: 200}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			if err := s.Flush(ctx); err != nil {
+				b.Fatal(err)
+			}
+			c1, _ := s.Commits()
+			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+			b.ReportMetric(float64(c1-c0-1)/float64(b.N), "commits/event")
+		})
+	}
 }

@@ -86,6 +86,7 @@ func Run(t *testing.T, h Harness) {
 		{"ConcurrentLease", testConcurrentLease},
 		{"EnginesDeliverOnce", testEnginesDeliverOnce},
 		{"EngineRestart", testEngineRestart},
+		{"EngineDeadAfterMaxAttempts", testEngineDeadAfterMaxAttempts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1166,5 +1167,53 @@ func testEngineRestart(t *testing.T, c *checker) {
 	stop()
 	if len(k.seen) != n {
 		t.Fatalf("%d of %d delivered", len(k.seen), n)
+	}
+}
+
+// testEngineDeadAfterMaxAttempts runs an Engine whose destination always
+// fails: after MaxAttempts tries the delivery is dead, kept, counted, and
+// a replay delivers it.
+func testEngineDeadAfterMaxAttempts(t *testing.T, c *checker) {
+	var fail atomic.Bool
+	fail.Store(true)
+	e, err := delivery.New(delivery.Config{
+		Store: c.s,
+		Destinations: []delivery.Destination{{Source: "stripe", Name: "app", MaxAttempts: 3,
+			Backoff: delivery.Backoff{Initial: time.Millisecond, Max: 5 * time.Millisecond}}},
+		PollInterval: 20 * time.Millisecond,
+		Attempt: func(context.Context, *delivery.Task) delivery.Result {
+			if fail.Load() {
+				return delivery.Result{StatusCode: 503}
+			}
+			return delivery.Result{Delivered: true, StatusCode: 200}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runEngine(e)
+	defer stop()
+	if err := e.Enqueue(c.ctx, &delivery.Event{Source: "stripe", ID: "evt_1"}); err != nil {
+		t.Fatal(err)
+	}
+	q := delivery.Queue{Source: "stripe", Destination: "app"}
+	waitFor(t, "the delivery dead", func() bool {
+		st, err := c.s.Stats(c.ctx, []delivery.Queue{q})
+		return err == nil && st[0].Dead == 1
+	})
+	d := c.wantStatus(c.get("stripe", "evt_1"), "app", delivery.StatusDead)
+	if d.Tries != 3 || len(d.Attempts) != 3 || d.Reason != "3 attempts failed, the last: status 503" {
+		t.Fatalf("dead delivery: tries %d, %d attempts, reason %q", d.Tries, len(d.Attempts), d.Reason)
+	}
+	fail.Store(false)
+	if err := e.Replay(c.ctx, "stripe", "evt_1"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the replay delivered", func() bool {
+		ev, err := c.s.Get(c.ctx, "stripe", "evt_1")
+		return err == nil && ev.Status() == delivery.StatusDelivered
+	})
+	if d := c.get("stripe", "evt_1").Delivery("app"); d.AttemptCount != 4 || d.Tries != 1 {
+		t.Fatalf("after the replay: %d attempts in all, %d since the replay; want 4 and 1", d.AttemptCount, d.Tries)
 	}
 }
