@@ -59,8 +59,16 @@ func (e *encoder) value(v ref.Val) error {
 		return e.value(x.GetValue())
 	case traits.Mapper:
 		switch m := x.Value().(type) {
-		case map[string]any: // taken whole from the payload
-			return e.native(m)
+		case map[string]any: // from the payload: every value a ref.Val
+			entries := make([]entry, 0, len(m))
+			for k, v := range m {
+				val, ok := v.(ref.Val)
+				if !ok {
+					val = adapter.NativeToValue(v)
+				}
+				entries = append(entries, entry{k, val})
+			}
+			return e.entries(entries)
 		case map[ref.Val]ref.Val: // a map literal
 			entries := make([]entry, 0, len(m))
 			for k, v := range m {
@@ -75,9 +83,7 @@ func (e *encoder) value(v ref.Val) error {
 		return e.mapper(x)
 	case traits.Lister:
 		switch l := x.Value().(type) {
-		case []any: // taken whole from the payload
-			return e.native(l)
-		case []ref.Val: // a list literal
+		case []ref.Val: // from the payload, or a list literal
 			e.buf = append(e.buf, '[')
 			for i, item := range l {
 				if i > 0 {
@@ -170,59 +176,6 @@ func (e *encoder) lister(l traits.Lister) error {
 		}
 	}
 	e.buf = append(e.buf, ']')
-	return nil
-}
-
-// native writes a value decoded from the payload: nil, bool, string, int64,
-// float64, []any or map[string]any.
-func (e *encoder) native(v any) error {
-	if len(e.buf) > e.limit {
-		return fmt.Errorf("%w (over %d bytes)", errTooLarge, e.limit)
-	}
-	switch x := v.(type) {
-	case nil:
-		e.buf = append(e.buf, "null"...)
-	case bool:
-		e.buf = strconv.AppendBool(e.buf, x)
-	case string:
-		e.buf = appendString(e.buf, x)
-	case int64:
-		e.buf = strconv.AppendInt(e.buf, x, 10)
-	case float64:
-		return e.double(x)
-	case []any:
-		e.buf = append(e.buf, '[')
-		for i, item := range x {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			if err := e.native(item); err != nil {
-				return err
-			}
-		}
-		e.buf = append(e.buf, ']')
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		e.buf = append(e.buf, '{')
-		for i, k := range keys {
-			if i > 0 {
-				e.buf = append(e.buf, ',')
-			}
-			e.buf = appendString(e.buf, k)
-			e.buf = append(e.buf, ':')
-			if err := e.native(x[k]); err != nil {
-				return err
-			}
-		}
-		e.buf = append(e.buf, '}')
-	default:
-		// Not reachable from a decoded payload; adapt it and try again.
-		return e.value(adapter.NativeToValue(v))
-	}
 	return nil
 }
 

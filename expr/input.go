@@ -107,6 +107,10 @@ func (in *Input) lowerHeaders() {
 
 // decode sets payload: the body decoded as JSON, or null when the body is
 // not one JSON value (empty, malformed, or followed by more than space).
+//
+// The tree is turned into CEL values here, once, rather than by CEL on
+// every access: payload.data.x then allocates nothing, however many
+// programs read it.
 func (in *Input) decode() {
 	in.payload = types.NullValue
 	dec := json.NewDecoder(bytes.NewReader(in.body))
@@ -118,55 +122,37 @@ func (in *Input) decode() {
 	if _, err := dec.Token(); err != io.EOF {
 		return
 	}
-	v = in.numbers(v)
-	in.payload = adapter.NativeToValue(v)
+	in.payload = in.value(in.numbers(v))
 }
 
-// numbers replaces, in place, every json.Number below v: an integer that
-// fits in int64 becomes an int64, any other number a float64. A number the
-// float64 does not hold with its value (more than 17 significant digits,
-// out of range) has its text recorded in exact, keyed by the float64's
-// bits, for Transform to write back.
+// numbers is the first pass: it replaces, in place, every json.Number below
+// v that fits in int64 with an int64, and every other number a float64
+// holds with its value with a float64. It records the others (more than 17
+// significant digits, out of range) in exact, keyed by their float64's
+// bits, and leaves them as json.Number for value.
 func (in *Input) numbers(v any) any {
-	v = in.walk(v, in.number)
-	if in.exact != nil {
-		v = in.walk(v, in.settle)
-	}
-	return v
-}
-
-// walk applies leaf to every number below v (json.Number or float64) and
-// stores what it returns in place.
-func (in *Input) walk(v any, leaf func(any) any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		for k, e := range x {
 			switch e.(type) {
-			case map[string]any, []any, json.Number, float64:
-				x[k] = in.walk(e, leaf)
+			case map[string]any, []any, json.Number:
+				x[k] = in.numbers(e)
 			}
 		}
 	case []any:
 		for i, e := range x {
 			switch e.(type) {
-			case map[string]any, []any, json.Number, float64:
-				x[i] = in.walk(e, leaf)
+			case map[string]any, []any, json.Number:
+				x[i] = in.numbers(e)
 			}
 		}
-	case json.Number, float64:
-		return leaf(v)
+	case json.Number:
+		return in.number(string(x), x)
 	}
 	return v
 }
 
-// number is the first pass. It leaves a number it records as json.Number,
-// for settle to convert.
-func (in *Input) number(v any) any {
-	n, ok := v.(json.Number)
-	if !ok {
-		return v
-	}
-	s := string(n)
+func (in *Input) number(s string, n json.Number) any {
 	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return i
 	}
@@ -189,20 +175,39 @@ func (in *Input) number(v any) any {
 	return n
 }
 
-// settle is the second pass, run only when number recorded a text: it
-// converts what number left, and forgets a text whose float64 another
-// payload number, of another value, also rounds to.
-func (in *Input) settle(v any) any {
+// value is the second pass: it turns what numbers left into CEL values. A
+// map keeps its Go map, its values replaced in place; a list becomes a
+// []ref.Val. A float64 whose bits exact records for another value loses
+// that record: two values, one float64.
+func (in *Input) value(v any) ref.Val {
 	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = in.value(e)
+		}
+		return types.NewStringInterfaceMap(adapter, x)
+	case []any:
+		l := make([]ref.Val, len(x))
+		for i, e := range x {
+			l[i] = in.value(e)
+		}
+		return types.NewRefValList(adapter, l)
+	case string:
+		return types.String(x)
+	case int64:
+		return types.Int(x)
 	case float64:
 		if text, ok := in.exact[math.Float64bits(x)]; ok && text != "" {
 			in.exact[math.Float64bits(x)] = ""
 		}
+		return types.Double(x)
 	case json.Number:
 		f, _ := strconv.ParseFloat(string(x), 64)
-		return f
+		return types.Double(f)
+	case bool:
+		return types.Bool(x)
 	}
-	return v
+	return types.NullValue
 }
 
 // sameDecimal reports whether two JSON numbers denote the same decimal value
