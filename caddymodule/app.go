@@ -11,10 +11,12 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/hookgate/hookgate/delivery"
 	"github.com/hookgate/hookgate/delivery/boltstore"
+	"github.com/hookgate/hookgate/delivery/redisstore"
 	"github.com/hookgate/hookgate/sdk/relay"
 )
 
@@ -49,6 +51,7 @@ type App struct {
 
 	mu     sync.Mutex
 	relays map[string][]*relay.Relay // store key -> relays registered in Provision
+	specs  map[string]storeSpec      // store key -> where the store lives
 
 	engines atomic.Pointer[map[string]*delivery.Engine] // set by Start
 	cancel  context.CancelFunc
@@ -68,16 +71,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	a.ctx = ctx
 	a.relays = map[string][]*relay.Relay{}
+	a.specs = map[string]storeSpec{}
 	return a.console.provision(ctx)
 }
 
 // storeSpec names a delivery store: where it lives.
 type storeSpec struct {
-	kind string // "embedded"
-	path string // the bbolt file
+	kind   string                // "embedded" or "redis"
+	path   string                // embedded: the bbolt file; redis: the client's key (no secret)
+	client redis.UniversalClient // redis: the handler's shared client
+	prefix string                // redis: the key prefix
 }
 
-func (s storeSpec) key() string { return "deliveries|" + s.kind + "|" + s.path }
+func (s storeSpec) key() string { return "deliveries|" + s.kind + "|" + s.path + "|" + s.prefix }
 
 // embeddedStore returns the spec of an embedded store in dir, or in
 // Caddy's data directory when dir is empty.
@@ -93,6 +99,7 @@ func (a *App) register(s storeSpec, rl *relay.Relay) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.relays[s.key()] = append(a.relays[s.key()], rl)
+	a.specs[s.key()] = s
 }
 
 // engineFor returns the running engine of store s, nil before Start or
@@ -125,7 +132,7 @@ func (a *App) Start() error {
 	a.cancel = cancel
 	engines := map[string]*delivery.Engine{}
 	for key, rls := range a.relays {
-		store, err := a.openStore(key)
+		store, err := a.openStore(a.specs[key])
 		if err != nil {
 			cancel()
 			a.releaseStores()
@@ -160,8 +167,18 @@ func (a *App) Stop() error {
 	return nil
 }
 
-func (a *App) openStore(key string) (delivery.Store, error) {
-	path := key[len("deliveries|embedded|"):]
+// openStore opens the store of s. An embedded store is shared through the
+// usage pool (one bbolt handle per file, across reloads); a Redis store is
+// a cheap view over the handler's pooled client.
+func (a *App) openStore(spec storeSpec) (delivery.Store, error) {
+	if spec.kind == "redis" {
+		s, err := redisstore.New(redisstore.Config{Client: spec.client, Prefix: spec.prefix})
+		if err != nil {
+			return nil, fmt.Errorf("deliver: store redis: %w", err)
+		}
+		return s, nil
+	}
+	key, path := spec.key(), spec.path
 	val, _, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		s, err := boltstore.Open(path, boltstore.Config{
 			OnError: func(err error) { a.logger.Error("delivery store: a deferred write failed", zap.Error(err)) },

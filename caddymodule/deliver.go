@@ -92,7 +92,12 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 		case "", "embedded":
 			s = embeddedStore(d.StoreDir)
 		case "redis":
-			return fmt.Errorf("%s: store redis: not available yet; use embedded", field)
+			c, err := h.redisClient()
+			if err != nil {
+				return fmt.Errorf("%s: store redis: %w", field, err)
+			}
+			o, _ := h.redisOptions()
+			s = storeSpec{kind: "redis", path: o.Key(), client: c, prefix: h.redisPrefix() + "dlv:"}
 		default:
 			return fmt.Errorf("%s: store: unknown %q (want embedded or redis)", field, d.Store)
 		}

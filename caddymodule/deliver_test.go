@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 // app is the application behind a deliver block: it answers with what
@@ -187,5 +189,40 @@ func TestDeliverDeadAfterMaxAttempts(t *testing.T) {
 			t.Fatalf("no dead delivery counted:\n%s", grepLines(body, "caddy_webhook_d"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDeliverRedisStore: deliver with store redis records in the redis
+// server of the handler's redis block: an event queued while the app is
+// down is delivered once it is back, and is found in Redis.
+func TestDeliverRedisStore(t *testing.T) {
+	srv := testredis.Start(t)
+	a := newApp(t)
+	a.status.Store(503)
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify standard {
+		source redisdeliver
+		secret primary %s
+		dedup redis
+		redis %s
+		deliver %s {
+			store redis
+			backoff 20ms 100ms
+		}
+	}
+}
+`, secretA, srv.URL, a.URL))
+	resp, _ := do(t, signed(t, g.url("/"), "evt_redis", []byte(invoice), time.Now(), secretA))
+	if resp.StatusCode != 202 {
+		t.Fatalf("%d, want 202 queued", resp.StatusCode)
+	}
+	// KEYS answers an array: its first line is "*<count>".
+	if keys, err := srv.Do("KEYS", "hookgate:dlv:*"); err != nil || keys == "*0" {
+		t.Fatalf("no delivery keys in Redis: %q, %v", keys, err)
+	}
+	a.status.Store(200)
+	if h := a.waitDelivered(t, 1)[0]; h.Get("Hookgate-Event-Id") != "evt_redis" {
+		t.Fatalf("delivered %v", h)
 	}
 }
