@@ -196,9 +196,9 @@ func (e *Env) Compile(src string, kind Kind) (*Program, error) {
 		return nil, fmt.Errorf("%w: estimated cost up to %d for a %d-byte body, limit %d (a loop inside a loop over payload is the usual cause)",
 			ErrCost, est.Max, e.limits.MaxBodyBytes, e.limits.MaxCost)
 	}
-	// No cel.CostLimit: in cel-go v0.32.0 its tracker costs two to four
-	// times the evaluation of a simple filter, and its stack search makes
-	// a comprehension quadratic in its length (see the package doc). The
+	// No cel.CostLimit: in cel-go v0.32.0 its tracker makes a simple
+	// filter about five times slower, and its stack search makes a
+	// comprehension quadratic in its length (see the package doc). The
 	// estimate, the body check and the deadline bound evaluation instead.
 	prg, err := env.Program(checked,
 		cel.InterruptCheckFrequency(interruptEvery),
