@@ -174,7 +174,8 @@ func TestDeliverAsyncSurvivesRestart(t *testing.T) {
 func TestDeliverDeadAfterMaxAttempts(t *testing.T) {
 	a := newApp(t)
 	a.status.Store(500)
-	g := startGateway(t, deliverSite(a, t.TempDir(), "max_attempts 2"))
+	site := strings.Replace(deliverSite(a, t.TempDir(), "max_attempts 2"), "source deliverdemo", "source deadletter", 1)
+	g := startGateway(t, site)
 	resp, _ := do(t, signed(t, g.url("/"), "evt_dead", []byte(invoice), time.Now(), secretA))
 	if resp.StatusCode != 202 {
 		t.Fatalf("%d, want 202", resp.StatusCode)
@@ -182,11 +183,11 @@ func TestDeliverDeadAfterMaxAttempts(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, body := do(t, mustGet(fmt.Sprintf("http://localhost:%d/metrics", g.adminPort)))
-		if strings.Contains(body, `caddy_webhook_dead_total{destination="app",source="deliverdemo"} 1`) {
+		if strings.Contains(body, `caddy_webhook_dead_total{destination="app",source="deadletter"} 1`) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no dead delivery counted:\n%s", grepLines(body, "caddy_webhook_d"))
+			t.Fatalf("no dead delivery counted:\n%s", grepLines(body, "caddy_webhook_dead"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -540,8 +540,11 @@ http://127.0.0.1:%%PORT%% {
 	s, _ := verify.Preset("github")
 	sg, _ := verify.NewSigner(s, verify.Key{Secret: "s3cret"})
 	for i, typ := range []string{"push", "issues", "push"} {
-		h, _ := sg.Sign(verify.Message{ID: "d" + strconv.Itoa(i), Type: typ, Body: []byte(`{}`)})
-		r, _ := http.NewRequest(http.MethodPost, g.url("/"), strings.NewReader(`{}`))
+		// Distinct bodies: GitHub signs the body only, so one body is one
+		// event whatever the delivery id (issue 13 item 1).
+		body := `{"n":` + strconv.Itoa(i) + `}`
+		h, _ := sg.Sign(verify.Message{ID: "d" + strconv.Itoa(i), Type: typ, Body: []byte(body)})
+		r, _ := http.NewRequest(http.MethodPost, g.url("/"), strings.NewReader(body))
 		for k, v := range h {
 			r.Header[k] = v
 		}
