@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/expr"
 	"github.com/hookgate/hookgate/sdk"
 	"github.com/hookgate/hookgate/sdk/receive"
 )
@@ -54,6 +55,9 @@ const (
 	// HeaderQueued is "true" on the 202 that tells the provider the event
 	// was recorded and will be delivered in the background.
 	HeaderQueued = "Hookgate-Queued"
+	// HeaderFiltered is "true" on the 200 for an event that no target's
+	// filter wanted: it was not recorded.
+	HeaderFiltered = "Hookgate-Filtered"
 	// HeaderEventID, HeaderEventType and HeaderAttempt go to the app with
 	// each attempt (the source goes as receive.HeaderSource).
 	HeaderEventID   = "Hookgate-Event-Id"
@@ -87,6 +91,14 @@ const (
 type Target struct {
 	// URL is where events are POSTed. Required.
 	URL string
+	// Filter, when set (a Bool program), decides at receipt whether the
+	// event goes to this target at all. A runtime error means no match
+	// (reported to Config.OnExprError).
+	Filter *expr.Program
+	// Transform, when set (a Value program), makes the body of every
+	// attempt: its map or list, as JSON, instead of the original body. A
+	// runtime error makes the delivery dead, with the error as reason.
+	Transform *expr.Program
 	// Destination is the engine's policy for this target: concurrency,
 	// rate, attempt timeout, backoff, maximum attempts and age. Its
 	// Source is set to Config.Source; Name defaults to "app" for the
@@ -132,6 +144,9 @@ type Config struct {
 	//
 	// default: time.Now
 	Now func() time.Time
+	// OnExprError, when set, hears of every filter or transform that
+	// failed at run time (use is "filter" or "transform"), for counting.
+	OnExprError func(target, use string, err error)
 }
 
 // Relay records and delivers one source's events. Use it as the handler
@@ -139,10 +154,11 @@ type Config struct {
 // give its Attempt and Destinations to the engine. It is safe for
 // concurrent use.
 type Relay struct {
-	cfg     Config
-	targets map[string]string // destination name -> URL
-	names   []string
-	strip   map[string]bool
+	cfg      Config
+	targets  map[string]*Target // by destination name
+	names    []string
+	strip    map[string]bool
+	filtered bool // some target has a Filter
 }
 
 // New validates cfg and returns a Relay. Errors name the field.
@@ -177,13 +193,19 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	rl := &Relay{cfg: cfg, targets: map[string]string{}, strip: map[string]bool{}}
+	rl := &Relay{cfg: cfg, targets: map[string]*Target{}, strip: map[string]bool{}}
 	for i := range cfg.Targets {
 		t := &rl.cfg.Targets[i]
 		if t.URL == "" {
 			return nil, fmt.Errorf("relay: Config.Targets[%d].URL: required", i)
 		}
 		t.Destination.Source = cfg.Source
+		if t.Filter != nil && t.Filter.Kind() != expr.Bool {
+			return nil, fmt.Errorf("relay: Config.Targets[%d].Filter: want a %s program", i, expr.Bool)
+		}
+		if t.Transform != nil && t.Transform.Kind() != expr.Value {
+			return nil, fmt.Errorf("relay: Config.Targets[%d].Transform: want a %s program", i, expr.Value)
+		}
 		if t.Destination.Name == "" {
 			t.Destination.Name = "app"
 			if i > 0 {
@@ -196,7 +218,8 @@ func New(cfg Config) (*Relay, error) {
 		if _, dup := rl.targets[t.Destination.Name]; dup {
 			return nil, fmt.Errorf("relay: Config.Targets[%d]: destination %q named twice", i, t.Destination.Name)
 		}
-		rl.targets[t.Destination.Name] = t.URL
+		rl.targets[t.Destination.Name] = t
+		rl.filtered = rl.filtered || t.Filter != nil
 		rl.names = append(rl.names, t.Destination.Name)
 	}
 	for _, h := range cfg.Strip {
@@ -234,6 +257,13 @@ func (rl *Relay) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // *receive.Rejection (503 store_unavailable with Retry-After) for the
 // caller to write, and the pipeline releases the dedup claim.
 func (rl *Relay) Serve(w http.ResponseWriter, r *http.Request) error {
+	return rl.ServeInput(w, r, nil)
+}
+
+// ServeInput is Serve with the event's expression input, shared with the
+// matchers that ran before (nil: made here when a filter or transform
+// needs it), so that the payload is decoded once per event.
+func (rl *Relay) ServeInput(w http.ResponseWriter, r *http.Request, in *expr.Input) error {
 	rev, ok := receive.EventFrom(r.Context())
 	if !ok {
 		return errors.New("relay: no verified event in the request's context (run it after receive's pipeline)")
@@ -251,10 +281,24 @@ func (rl *Relay) Serve(w http.ResponseWriter, r *http.Request) error {
 		Body:       rev.Body,
 	}
 	ctx := r.Context()
-	if rl.cfg.Mode == Async {
-		return rl.answerRecorded(w, ev, eng.Enqueue(ctx, ev))
+	to, live := rl.names, rl.names[0]
+	if rl.filtered {
+		if in == nil {
+			in = expr.NewInput(rev.Source, rev.ID, rev.Type, r.Header, rev.Body, rev.Verified)
+		}
+		to = rl.matching(ctx, in)
+		if len(to) == 0 {
+			writeFiltered(w)
+			return nil
+		}
+		if to[0] != rl.names[0] {
+			live = "" // the live target's filter did not match
+		}
 	}
-	task, err := eng.BeginLive(ctx, ev, rl.names[0])
+	if rl.cfg.Mode == Async || live == "" {
+		return rl.answerRecorded(w, ev, eng.Enqueue(ctx, ev, to...))
+	}
+	task, err := eng.BeginLive(ctx, ev, live, to...)
 	if err != nil {
 		return rl.answerRecorded(w, ev, err)
 	}
@@ -262,8 +306,8 @@ func (rl *Relay) Serve(w http.ResponseWriter, r *http.Request) error {
 	// is delivered.
 	lctx, cancel := context.WithTimeout(ctx, rl.cfg.LiveBudget)
 	defer cancel()
-	resp, err := rl.do(lctx, task)
-	res := delivery.ResultOf(resp, err, rl.cfg.Now())
+	resp, err := rl.do(lctx, task, in)
+	res := resultOf(resp, err, rl.cfg.Now())
 	var answer []byte
 	if res.Delivered {
 		answer, err = io.ReadAll(io.LimitReader(resp.Body, DefaultMaxAnswer))
@@ -318,6 +362,36 @@ func (rl *Relay) answerRecorded(w http.ResponseWriter, ev *delivery.Event, err e
 	}
 }
 
+// matching returns the targets whose filters match in, in order.
+func (rl *Relay) matching(ctx context.Context, in *expr.Input) []string {
+	var to []string
+	for _, name := range rl.names {
+		t := rl.targets[name]
+		if t.Filter == nil {
+			to = append(to, name)
+			continue
+		}
+		ok, err := t.Filter.Match(ctx, in)
+		if err != nil && rl.cfg.OnExprError != nil {
+			rl.cfg.OnExprError(name, "filter", err)
+		}
+		if ok && err == nil {
+			to = append(to, name)
+		}
+	}
+	return to
+}
+
+// writeFiltered answers an event that no target's filter wanted: taken
+// in (2xx, so the provider does not retry it), and not recorded.
+func writeFiltered(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set(HeaderFiltered, "true")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, `{"status":"filtered","message":"no destination's filter matched; not recorded"}`+"\n")
+}
+
 func writeQueued(w http.ResponseWriter, ev *delivery.Event) {
 	h := w.Header()
 	h.Set(HeaderQueued, "true")
@@ -332,28 +406,65 @@ func writeQueued(w http.ResponseWriter, ev *delivery.Event) {
 // Attempt is the engine's attempt function for this relay's
 // destinations: one POST of the recorded event.
 func (rl *Relay) Attempt(ctx context.Context, t *delivery.Task) delivery.Result {
-	resp, err := rl.do(ctx, t)
-	res := delivery.ResultOf(resp, err, rl.cfg.Now())
+	resp, err := rl.do(ctx, t, nil)
+	res := resultOf(resp, err, rl.cfg.Now())
 	if resp != nil {
 		drainClose(resp)
 	}
 	return res
 }
 
-// do makes one attempt of t: the raw body, the recorded headers, the
-// attempt's own headers and, with an Attester, a fresh attestation.
-func (rl *Relay) do(ctx context.Context, t *delivery.Task) (*http.Response, error) {
-	url, ok := rl.targets[t.Delivery.Destination]
+// errTransform marks an attempt whose body could not be made: the
+// delivery dies (resultOf).
+type errTransform struct{ err error }
+
+func (e errTransform) Error() string { return "transform: " + e.err.Error() }
+func (e errTransform) Unwrap() error { return e.err }
+
+// resultOf is delivery.ResultOf, but a failed transform is permanent:
+// retrying the same expression over the same event cannot help.
+func resultOf(resp *http.Response, err error, now time.Time) delivery.Result {
+	var te errTransform
+	if errors.As(err, &te) {
+		return delivery.Result{Permanent: true, Err: te}
+	}
+	return delivery.ResultOf(resp, err, now)
+}
+
+// do makes one attempt of t: the raw body (or the target's transform of
+// it), the recorded headers, the attempt's own headers and, with an
+// Attester, a fresh attestation. in is the event's expression input when
+// the caller has one.
+func (rl *Relay) do(ctx context.Context, t *delivery.Task, in *expr.Input) (*http.Response, error) {
+	target, ok := rl.targets[t.Delivery.Destination]
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", delivery.ErrUnknownDestination, t.Queue())
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(t.Event.Body))
+	body := t.Event.Body
+	if target.Transform != nil {
+		if in == nil {
+			in = expr.NewInput(t.Event.Source, t.Event.ID, t.Event.Type, t.Event.Header, t.Event.Body, true)
+		}
+		out, err := target.Transform.Transform(ctx, in)
+		if err != nil {
+			if rl.cfg.OnExprError != nil {
+				rl.cfg.OnExprError(t.Delivery.Destination, "transform", err)
+			}
+			return nil, errTransform{err}
+		}
+		body = out
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target.URL, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header = t.Event.Header.Clone()
 	if req.Header == nil {
 		req.Header = http.Header{}
+	}
+	if target.Transform != nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Del("Content-Encoding")
 	}
 	req.Header.Set(HeaderEventID, t.Event.ID)
 	if t.Event.Type != "" {
@@ -363,7 +474,7 @@ func (rl *Relay) do(ctx context.Context, t *delivery.Task) (*http.Response, erro
 	req.Header.Set(HeaderAttempt, strconv.Itoa(t.Attempt))
 	req.Header.Set("Idempotency-Key", t.Event.ID)
 	if rl.cfg.Attest != nil {
-		ev := receive.Event{ID: t.Event.ID, Type: t.Event.Type, Source: t.Event.Source, Body: t.Event.Body, Verified: true}
+		ev := receive.Event{ID: t.Event.ID, Type: t.Event.Type, Source: t.Event.Source, Body: body, Verified: true}
 		if err := rl.cfg.Attest.Attest(req.Header, ev); err != nil {
 			return nil, err
 		}
