@@ -58,3 +58,19 @@ func cpuMicros(pid int) (int64, error) {
 	}
 	return (ut + st) * clockTick, nil
 }
+
+// writeBytes returns the bytes pid caused to be sent to storage
+// (write_bytes in /proc/<pid>/io): page writes and what fsync flushed,
+// not what it wrote to sockets.
+func writeBytes(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/io")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes:"); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/io: no write_bytes", pid)
+}

@@ -115,6 +115,7 @@ func drainCmd(args []string) error {
 		t0, t1     time.Time
 		d0, d1     int64
 		cpu0, cpu1 int64
+		io0, io1   int64
 		progress   = time.Now()
 		last       int64
 	)
@@ -126,6 +127,7 @@ func drainCmd(args []string) error {
 				t0, d0 = now, del
 				if *pid > 0 {
 					cpu0, _ = cpuMicros(*pid)
+					io0, _ = writeBytes(*pid)
 				}
 			}
 			if del != last {
@@ -145,6 +147,7 @@ func drainCmd(args []string) error {
 	}
 	if *pid > 0 && !t0.IsZero() {
 		cpu1, _ = cpuMicros(*pid)
+		io1, _ = writeBytes(*pid)
 	}
 	res.Requests = d1 - d0
 	res.Seconds = t1.Sub(t0).Seconds()
@@ -153,6 +156,9 @@ func drainCmd(args []string) error {
 	}
 	if res.Requests > 0 && cpu1 > cpu0 {
 		res.CPU = map[string]float64{"gateway": float64(cpu1-cpu0) / float64(res.Requests)}
+	}
+	if res.Requests > 0 && io1 > io0 {
+		res.DiskWritten = map[string]float64{"gateway": float64(io1-io0) / float64(res.Requests)}
 	}
 	b, err := json.Marshal(res)
 	if err != nil {

@@ -21,10 +21,10 @@ func TestWriteTableDelivery(t *testing.T) {
 			Result{Target: "b", Size: 1024, Conns: 64, Rep: rep, RPS: 8000, P50: 7, CPU: cpu(120)},
 			Result{Target: "c", Size: 1024, Conns: 64, Rep: rep, RPS: 8000, P50: 7, CPU: cpu(120)},
 			Result{Target: "f", Size: 1024, Conns: 64, Rep: rep, RPS: 7000, P50: 8, CPU: cpu(140),
-				Backlog: 10000, SettleSeconds: 2.5, Sustained: 5000, CPUSettled: cpu(200)},
+				Backlog: 10000, SettleSeconds: 2.5, Sustained: 5000, CPUSettled: cpu(200), DiskWritten: map[string]float64{"gateway": 20480}},
 			Result{Target: "g", Size: 1024, Conns: 64, Rep: rep, RPS: 6800, P50: 9, CPU: cpu(150), CPUSettled: cpu(150), Sustained: 6800},
 			Result{Target: "h", Size: 1024, Conns: 64, Rep: rep, RPS: 6000, Drain: true, Backlog: 50000, RecordRPS: 7000,
-				DiskBytes: 100 << 20, DiskUsed: 75 << 20, CPU: cpu(160)},
+				DiskBytes: 100 << 20, DiskUsed: 75 << 20, CPU: cpu(160), DiskWritten: map[string]float64{"gateway": 10240}},
 		)
 	}
 	var b strings.Builder
@@ -34,8 +34,8 @@ func TestWriteTableDelivery(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"| (h) drain: a backlog recorded with the app down, delivered to a healthy app (events/s) | 6000 | 0.750 | 6000–6000 | – | – | – | – | 0 | 160 | 0.750 |",
-		"| (f) hookgate: verify + memory dedup + `deliver` async, embedded store (acknowledged) | 1 KiB, 64 connections | 10000 | 2.5 | 5000 | 0.625 | 200 | 0.600 | 3 |",
-		"| 2 | 50000 | 7000 | 6000 | 0.750 | 160 | 2097 | 1573 |",
+		"| (f) hookgate: verify + memory dedup + `deliver` async, embedded store (acknowledged) | 1 KiB, 64 connections | 10000 | 2.5 | 5000 | 0.625 | 200 | 0.600 | 20.0 | 3 |",
+		"| 2 | 50000 | 7000 | 6000 | 0.750 | 160 | 10.0 | 2097 | 1573 |",
 		"| (f) `async`, embedded: acknowledged req/s ≥ 0.8× (b)'s, 1 KiB, 64 connections | 0.875× | met |",
 		"| same, by gateway CPU per event ((b)'s ÷ (f)'s, its delivery included) | 0.600× | **missed** |",
 		"| (g) `on_failure`, healthy app: req/s ≥ 0.9× (c)'s, 1 KiB, 64 connections | 0.850× | **missed** |",

@@ -81,6 +81,9 @@ type Result struct {
 	SettleSeconds float64            `json:"settle_seconds,omitempty"`
 	Sustained     float64            `json:"sustained_rps,omitempty"`
 	CPUSettled    map[string]float64 `json:"cpu_us_per_req_settled,omitempty"`
+	// DiskWritten is each process's bytes sent to storage per 2xx answer
+	// over the same time (/proc/<pid>/io write_bytes).
+	DiskWritten map[string]float64 `json:"disk_written_per_req,omitempty"`
 
 	// A drain (loadgen drain): RPS is the delivery rate of a backlog of
 	// Backlog events, Requests the deliveries it was measured over; the
@@ -126,10 +129,12 @@ func Run(cfg RunConfig) (*Result, error) {
 	}
 
 	cpu0 := make([]int64, len(cfg.Procs))
+	io0 := make([]int64, len(cfg.Procs))
 	for i, p := range cfg.Procs {
 		if cpu0[i], err = cpuMicros(p.PID); err != nil {
 			return nil, fmt.Errorf("-cpu %s: %v", p.Name, err)
 		}
+		io0[i], _ = writeBytes(p.PID) // 0 where /proc/<pid>/io is not readable
 	}
 	var next atomic.Int64
 	start := time.Now()
@@ -216,10 +221,13 @@ func Run(cfg RunConfig) (*Result, error) {
 		if s := last.Sub(start).Seconds(); s > 0 {
 			res.Sustained = float64(ok) / s
 		}
-		res.CPUSettled = map[string]float64{}
+		res.CPUSettled, res.DiskWritten = map[string]float64{}, map[string]float64{}
 		for i, p := range cfg.Procs {
 			if c, err := cpuMicros(p.PID); err == nil && ok > 0 {
 				res.CPUSettled[p.Name] = float64(c-cpu0[i]) / float64(ok)
+			}
+			if w, err := writeBytes(p.PID); err == nil && ok > 0 && w > io0[i] {
+				res.DiskWritten[p.Name] = float64(w-io0[i]) / float64(ok)
 			}
 		}
 	}

@@ -278,12 +278,15 @@ func writeDelivery(w io.Writer, groups []group, byGroup map[group]map[string][]R
 				fmt.Fprintln(w)
 				fmt.Fprintln(w, "After each run of (f) and (g) the generator waits until the gateway has delivered every event it recorded (its metrics: `delivered_total` reaches the `forwarded` requests). *Sustained* is the 2xx answers of the run (warm-up included) over the time from its start to that last delivery; its CPU is the gateway's over the same time, per event.")
 				fmt.Fprintln(w)
-				fmt.Fprintln(w, "| target | body, load | backlog at the end of the run | delivered in s | sustained req/s | sustained ×(b) | gateway CPU µs/event with delivery | ×(b) by CPU | runs |")
-				fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+				fmt.Fprintln(w, "| target | body, load | backlog at the end of the run | delivered in s | sustained req/s | sustained ×(b) | gateway CPU µs/event with delivery | ×(b) by CPU | disk written KiB/event | runs |")
+				fmt.Fprintln(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 			}
-			var backlog, secs, sus, ratio, cpu, cpuRatio []float64
+			var backlog, secs, sus, ratio, cpu, cpuRatio, disk []float64
 			for _, r := range rs {
 				backlog, secs, sus = append(backlog, float64(r.Backlog)), append(secs, r.SettleSeconds), append(sus, r.Sustained)
+				if v := r.DiskWritten["gateway"]; v > 0 {
+					disk = append(disk, v/1024)
+				}
 				if v := r.CPUSettled["gateway"]; v > 0 {
 					cpu = append(cpu, v)
 				}
@@ -297,9 +300,9 @@ func writeDelivery(w io.Writer, groups []group, byGroup map[group]map[string][]R
 					}
 				}
 			}
-			fmt.Fprintf(w, "| %s | %s, %d connections | %.0f | %.1f | %.0f | %s | %.0f | %s | %d |\n",
+			fmt.Fprintf(w, "| %s | %s, %d connections | %.0f | %.1f | %.0f | %s | %.0f | %s | %s | %d |\n",
 				targetName(key), sizeName(g.size), g.conns, median(backlog), median(secs), median(sus),
-				optRatio(ratio), median(cpu), optRatio(cpuRatio), len(rs))
+				optRatio(ratio), median(cpu), optRatio(cpuRatio), optFloat(disk, "%.1f"), len(rs))
 		}
 	}
 	if header {
@@ -310,8 +313,8 @@ func writeDelivery(w io.Writer, groups []group, byGroup map[group]map[string][]R
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "A gateway records the backlog with the app down (`rate 1/s` holds its attempts back), stops; the app comes up; the gateway starts again on the same store and delivers it. *Delivered/s* runs from the first delivery seen to the last (metrics read every 100 ms); the store's size is measured between the two runs.")
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "| repetition | backlog | recorded/s (app down) | delivered/s | ×(b) | gateway CPU µs/event | store file after recording, bytes/event | pages in use, bytes/event | |")
-		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+		fmt.Fprintln(w, "| repetition | backlog | recorded/s (app down) | delivered/s | ×(b) | gateway CPU µs/event | disk written KiB/event delivered | store file after recording, bytes/event | pages in use, bytes/event | |")
+		fmt.Fprintln(w, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 		for _, r := range rs {
 			ratio := "–"
 			for _, b := range byGroup[most]["b"] {
@@ -325,8 +328,12 @@ func writeDelivery(w io.Writer, groups []group, byGroup map[group]map[string][]R
 				}
 				return fmt.Sprintf("%.0f", float64(n)/float64(r.Backlog))
 			}
-			fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %s | %.0f | %s | %s | %s |\n", r.Rep, r.Backlog, r.RecordRPS, r.RPS, ratio, r.CPU["gateway"],
-				perEvent(r.DiskBytes), perEvent(r.DiskUsed), r.FirstErr)
+			written := "–"
+			if v := r.DiskWritten["gateway"]; v > 0 {
+				written = fmt.Sprintf("%.1f", v/1024)
+			}
+			fmt.Fprintf(w, "| %d | %d | %.0f | %.0f | %s | %.0f | %s | %s | %s | %s |\n", r.Rep, r.Backlog, r.RecordRPS, r.RPS, ratio, r.CPU["gateway"],
+				written, perEvent(r.DiskBytes), perEvent(r.DiskUsed), r.FirstErr)
 		}
 		fmt.Fprintln(w)
 	}
@@ -404,6 +411,13 @@ func targetName(key string) string {
 		}
 	}
 	return key
+}
+
+func optFloat(xs []float64, format string) string {
+	if len(xs) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf(format, median(xs))
 }
 
 func optRatio(xs []float64) string {
