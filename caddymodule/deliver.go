@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/expr"
 	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/sdk/relay"
 	"github.com/hookgate/hookgate/verify"
@@ -55,6 +56,13 @@ type DeliverConfig struct {
 	// no limit.
 	Rate  float64 `json:"rate,omitempty"`
 	Burst int     `json:"burst,omitempty"`
+	// Filter is a boolean CEL expression (package expr): the event goes to
+	// this destination only when it holds. A runtime error means no.
+	Filter string `json:"filter,omitempty"`
+	// Transform is a CEL expression whose value (a map or a list) is sent
+	// as the JSON body instead of the original. A runtime error kills the
+	// delivery, with the error as reason.
+	Transform string `json:"transform,omitempty"`
 }
 
 // provisionDeliver builds the relay of the handler's deliver blocks and
@@ -70,6 +78,10 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 		spec    storeSpec
 		mode    = relay.OnFailure
 	)
+	env, err := expr.NewEnv(expr.Limits{MaxBodyBytes: max(h.MaxBodyBytes, receive.DefaultMaxBodyBytes)})
+	if err != nil {
+		return fmt.Errorf("deliver: %w", err)
+	}
 	for i, d := range h.Deliver {
 		field := "deliver"
 		if len(h.Deliver) > 1 {
@@ -122,7 +134,22 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 		if d.Rate > 0 {
 			dest.Rate, dest.Burst = rate.Limit(d.Rate), max(d.Burst, 1)
 		}
-		targets = append(targets, relay.Target{URL: d.URL, Destination: dest})
+		t := relay.Target{URL: d.URL, Destination: dest}
+		if d.Filter != "" {
+			p, err := env.Compile(d.Filter, expr.Bool)
+			if err != nil {
+				return fmt.Errorf("%s: filter %q: %w", field, d.Filter, err)
+			}
+			t.Filter = p
+		}
+		if d.Transform != "" {
+			p, err := env.Compile(d.Transform, expr.Value)
+			if err != nil {
+				return fmt.Errorf("%s: transform %q: %w", field, d.Transform, err)
+			}
+			t.Transform = p
+		}
+		targets = append(targets, t)
 	}
 	v, err := ctx.App("hookgate")
 	if err != nil {
@@ -138,6 +165,9 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 		Attest:     cfg.Attest,
 		Strip:      scheme.SecretHeaders(),
 		RetryAfter: time.Duration(h.RetryAfter),
+		OnExprError: func(target, use string, err error) {
+			countExprError(h.Source+"/"+target, use, err)
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("deliver: %w", err)
@@ -242,6 +272,16 @@ func parseDeliver(d *caddyfile.Dispenser) (*DeliverConfig, error) {
 		case "max_age":
 			if dc.MaxAge, err = duration("max_age"); err != nil {
 				return nil, err
+			}
+		case "filter", "transform":
+			v, err := oneArg(d, "deliver "+sub+" (quote the expression)")
+			if err != nil {
+				return nil, err
+			}
+			if sub == "filter" {
+				dc.Filter = v
+			} else {
+				dc.Transform = v
 			}
 		case "max_attempts":
 			if dc.MaxAttempts, err = positive("max_attempts"); err != nil {

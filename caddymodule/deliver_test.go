@@ -227,3 +227,97 @@ http://127.0.0.1:%%PORT%% {
 		t.Fatalf("delivered %v", h)
 	}
 }
+
+// TestDeliverFilterTransformAndExprMatcher is issue 17's two examples in a
+// gateway: only HIGH priority events go to one destination, and every
+// event is reshaped into a ticket for another, its numbers exact.
+func TestDeliverFilterTransformAndExprMatcher(t *testing.T) {
+	high, tickets := newApp(t), newApp(t)
+	dir := t.TempDir()
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify standard {
+		source exprdemo
+		secret primary %s
+		deliver %s {
+			name slack
+			mode async
+			store embedded %s
+			filter "payload.?data.?priority.orValue('') == 'HIGH'"
+		}
+		deliver %s {
+			name tickets
+			store embedded %s
+			transform "{'title': payload.type + ' ' + payload.data.id, 'amount': payload.data.amount, 'priority': payload.?data.?priority.orValue('LOW')}"
+		}
+	}
+}
+`, secretA, high.URL, dir, tickets.URL, dir))
+	send := func(id, priority string) {
+		body := fmt.Sprintf(`{"type":"incident.opened","data":{"id":"%s","amount":9007199254740993,"priority":"%s"}}`, id, priority)
+		resp, _ := do(t, signed(t, g.url("/"), id, []byte(body), time.Now(), secretA))
+		if resp.StatusCode != 202 {
+			t.Fatalf("%s: %d, want 202", id, resp.StatusCode)
+		}
+	}
+	send("inc_1", "HIGH")
+	send("inc_2", "LOW")
+	got := tickets.waitDelivered(t, 2)
+	high.waitDelivered(t, 1)
+	time.Sleep(100 * time.Millisecond)
+	if n := len(high.delivered()); n != 1 {
+		t.Fatalf("the HIGH-only destination got %d events, want 1", n)
+	}
+	if h := high.delivered()[0]; h.Get("Hookgate-Event-Id") != "inc_1" {
+		t.Fatalf("the HIGH-only destination got %s", h.Get("Hookgate-Event-Id"))
+	}
+	tickets.mu.Lock()
+	bodies := append([]string(nil), tickets.bodies...)
+	tickets.mu.Unlock()
+	want := map[string]bool{
+		`{"amount":9007199254740993,"priority":"HIGH","title":"incident.opened inc_1"}`: true,
+		`{"amount":9007199254740993,"priority":"LOW","title":"incident.opened inc_2"}`:  true,
+	}
+	for i, b := range bodies {
+		if !want[b] || got[i].Get("Content-Type") != "application/json" {
+			t.Fatalf("ticket body %s (%s), want one of %v", b, got[i].Get("Content-Type"), want)
+		}
+	}
+}
+
+// TestExprMatcherRoutes: webhook_expr routes a verified event by its
+// payload; an expression that does not compile is refused at load.
+func TestExprMatcherRoutes(t *testing.T) {
+	highs, others := newUpstream(t), newUpstream(t)
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify standard {
+		source exprroute
+		secret primary %s
+	}
+	@high webhook_expr "payload.data.amount_paid.value > 1000"
+	handle @high {
+		reverse_proxy %s
+	}
+	handle {
+		reverse_proxy %s
+	}
+}
+`, secretA, highs.hostPort(), others.hostPort()))
+	for i, amount := range []string{"1200", "12"} {
+		body := strings.Replace(invoice, "1200", amount, 1)
+		if resp, _ := do(t, signed(t, g.url("/"), fmt.Sprintf("evt_x%d", i), []byte(body), time.Now(), secretA)); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d", amount, resp.StatusCode)
+		}
+	}
+	if len(highs.requests()) != 1 || len(others.requests()) != 1 {
+		t.Fatalf("high %d, other %d; want 1 and 1", len(highs.requests()), len(others.requests()))
+	}
+	bad := &gateway{t: t, adminPort: freePort(t), port: freePort(t)}
+	cfg := bad.adapt("http://127.0.0.1:%PORT% {\n\twebhook_verify standard {\n\t\tsecret " + secretA + "\n\t}\n\t@x webhook_expr \"payload.data.amount >\"\n\trespond @x 200\n}\n")
+	err := caddy.Load(cfg, true)
+	t.Cleanup(func() { _ = caddy.Stop() })
+	if err == nil || !strings.Contains(err.Error(), "webhook_expr") || !strings.Contains(err.Error(), "1:") {
+		t.Fatalf("a broken expression: %v, want a load error naming webhook_expr and the position", err)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/hookgate/hookgate/expr"
 	"github.com/hookgate/hookgate/idempotency"
 	"github.com/hookgate/hookgate/idempotency/redisstore"
 	"github.com/hookgate/hookgate/ratelimit"
@@ -516,8 +517,9 @@ func (h *Handler) Cleanup() error {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
 	err := h.receiver.Serve(w, r, func(w http.ResponseWriter, r *http.Request) error {
+		var fields *webhookFields
 		if ev, ok := receive.EventMeta(r.Context()); ok {
-			fields := &webhookFields{ev: ev}
+			fields = &webhookFields{ev: ev, r: r}
 			if repl != nil {
 				// Looked up when a placeholder is used, not set one by one
 				// for every request (each Set boxes a value into a map).
@@ -530,7 +532,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 			}
 		}
 		if h.relay != nil {
-			return h.relay.Serve(w, r)
+			var in *expr.Input
+			if fields != nil && fields.input != nil {
+				in = fields.input
+			}
+			return h.relay.ServeInput(w, r, in)
 		}
 		return next.ServeHTTP(w, r)
 	})
@@ -596,7 +602,26 @@ func (h *Handler) observe(_ context.Context, d receive.Decision) {
 
 // webhookFields exposes a forwarded webhook's event as placeholders and
 // access-log fields.
-type webhookFields struct{ ev receive.Event }
+type webhookFields struct {
+	ev    receive.Event
+	r     *http.Request
+	input *expr.Input // made at the first use, shared by every expression
+}
+
+// exprPlaceholder is where webhook_expr matchers find the event's
+// expression input (internal: not a placeholder to use in a config).
+const exprPlaceholder = "http.webhook._expr_input"
+
+// exprInput returns the event's expression input, made at the first call:
+// the payload is decoded once, whatever the number of matchers, filters
+// and transforms. It pins the body's buffer (receive.EventFrom).
+func (f *webhookFields) exprInput() *expr.Input {
+	if f.input == nil {
+		ev, _ := receive.EventFrom(f.r.Context())
+		f.input = expr.NewInput(ev.Source, ev.ID, ev.Type, f.r.Header, ev.Body, ev.Verified)
+	}
+	return f.input
+}
 
 // placeholder resolves {http.webhook.*} (a caddy.ReplacerFunc).
 func (f *webhookFields) placeholder(key string) (any, bool) {
@@ -605,6 +630,12 @@ func (f *webhookFields) placeholder(key string) (any, bool) {
 		return nil, false
 	}
 	switch name {
+	case "_expr_input":
+		return f.exprInput(), true
+	case "type_signed":
+		return f.ev.TypeSigned, true
+	case "verified":
+		return f.ev.Verified, true
 	case "id":
 		return f.ev.ID, true
 	case "type":

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/hookgate/hookgate/expr"
 	"github.com/hookgate/hookgate/sdk/receive"
 )
 
@@ -40,6 +41,7 @@ type metrics struct {
 	delivDeadKept    *prometheus.GaugeVec
 	delivLeaseLost   *prometheus.CounterVec
 	delivStoreErrors *prometheus.CounterVec
+	exprErrors       *prometheus.CounterVec
 }
 
 var (
@@ -92,6 +94,8 @@ func newMetrics() *metrics {
 			Help: "Attempts that outlived their lease: the event may reach the destination twice."}, []string{"source", "destination"}),
 		delivStoreErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "delivery_store_errors_total",
 			Help: "Delivery store calls that failed (the engine retries them)."}, []string{"op"}),
+		exprErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "expr_errors_total",
+			Help: "CEL expressions that failed at run time (a filter or matcher then does not match; a transform kills its delivery), by where and kind."}, []string{"where", "use", "kind"}),
 	}
 }
 
@@ -99,7 +103,7 @@ func (m *metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.requests, m.duplicates, m.storeErrors, m.failOpen, m.rlFallbacks,
 		m.keyMatches, m.verifyTime, m.totalTime, m.clockSkew, m.lastSkewSecs, m.dedupEvicted,
 		m.delivAttempts, m.delivDelivered, m.delivDead, m.delivLatency, m.delivPending, m.delivOldest,
-		m.delivDeadKept, m.delivLeaseLost, m.delivStoreErrors}
+		m.delivDeadKept, m.delivLeaseLost, m.delivStoreErrors, m.exprErrors}
 }
 
 // registerMetrics registers the collectors with reg; several handlers
@@ -236,4 +240,21 @@ func evictionReporter(source string, logger *zap.Logger) func(int) {
 				zap.String("webhook_source", source))
 		}
 	}
+}
+
+// countExprError counts a CEL expression's run-time failure by where it
+// is (a source's destination, or webhook_expr), its use and its kind.
+func countExprError(where, use string, err error) {
+	metricsOnce.Do(func() { theMetrics = newMetrics() })
+	kind := "eval"
+	for _, k := range []struct {
+		err  error
+		name string
+	}{{expr.ErrNoSuchKey, "no_such_key"}, {expr.ErrCost, "cost"}, {expr.ErrDeadline, "deadline"}, {expr.ErrResultType, "result_type"}} {
+		if errors.Is(err, k.err) {
+			kind = k.name
+			break
+		}
+	}
+	theMetrics.exprErrors.WithLabelValues(where, use, kind).Inc()
 }

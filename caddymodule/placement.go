@@ -30,7 +30,7 @@ func walkRoutes(routes caddyhttp.RouteList, verified bool, where string) error {
 	for i, r := range routes {
 		here := fmt.Sprintf("%s, route %d", where, i)
 		if !verified && usesEventMatcher(r.MatcherSets) {
-			return fmt.Errorf("webhook_event matcher (%s) can run before webhook_verify: "+
+			return fmt.Errorf("webhook_event or webhook_expr matcher (%s) can run before webhook_verify: "+
 				"it would answer 500; place it after webhook_verify, in the same handle or route block", here)
 		}
 		v := verified
@@ -57,7 +57,7 @@ func usesEventMatcher(sets caddyhttp.MatcherSets) bool {
 	for _, set := range sets {
 		for _, m := range set {
 			switch m := m.(type) {
-			case MatchEvent, *MatchEvent:
+			case MatchEvent, *MatchEvent, *MatchExpr:
 				return true
 			case *caddyhttp.MatchNot:
 				for _, inner := range m.MatcherSets {
