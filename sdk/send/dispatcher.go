@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/hookgate/hookgate/expr"
 )
 
 // Errors reported by [Dispatcher.Dispatch], wrapped with detail. Match
@@ -50,6 +52,19 @@ type Subscription struct {
 	Types []string
 	// Filter narrows by payload: every filter must hold.
 	Filter []FieldFilter
+	// When, a boolean CEL program (package expr, the gateway's filter
+	// language: payload, type, id, source, headers, verified), narrows
+	// further: the event goes to this subscription only when it holds. A
+	// runtime error means no.
+	When *expr.Program
+	// Match, for those who prefer code, narrows in Go: the event goes to
+	// this subscription only when it returns true.
+	Match func(Delivery) bool
+	// Transform, a CEL program of kind expr.Value, makes the body sent to
+	// this subscription: its map or list, as JSON, instead of the event's
+	// body. A runtime error fails the delivery for this subscription
+	// (Dispatcher: reported with ErrInvalidDelivery; Outbox: dead).
+	Transform *expr.Program
 	// Concurrency is the most deliveries to this endpoint in flight at
 	// once, at most DispatcherConfig.Workers. Default: 1, which delivers
 	// the subscription's events one at a time in the order dispatched (an
@@ -175,6 +190,12 @@ func checkSubscription(i int, s Subscription, workers int) (*dispatchSub, error)
 	if err := checkEndpoint(s.Endpoint); err != nil {
 		return nil, bad("Endpoint", "%v", err)
 	}
+	if s.When != nil && s.When.Kind() != expr.Bool {
+		return nil, bad("When", "want a %s program", expr.Bool)
+	}
+	if s.Transform != nil && s.Transform.Kind() != expr.Value {
+		return nil, bad("Transform", "want a %s program", expr.Value)
+	}
 	for j, p := range s.Types {
 		if err := checkTypePattern(p); err != nil {
 			return nil, bad(fmt.Sprintf("Types[%d]", j), "%v", err)
@@ -219,18 +240,57 @@ func matchSubscriptions(subs []*dispatchSub, ev *Delivery) []*dispatchSub {
 	}
 	typ := ev.Type
 	typeKnown := typ != ""
-	var matched []*dispatchSub
+	var (
+		matched []*dispatchSub
+		in      *expr.Input // one per event, shared by every program
+	)
 	for _, s := range subs {
 		if len(s.Types) > 0 && !typeKnown {
 			v, _ := lookupField(getPayload(), []string{"type"})
 			typ, _ = v.(string)
 			typeKnown = true
 		}
-		if matchTypes(s.Types, typ) && matchFilters(s.filters, getPayload) {
-			matched = append(matched, s)
+		if !matchTypes(s.Types, typ) || !matchFilters(s.filters, getPayload) {
+			continue
 		}
+		if s.Match != nil && !s.Match(*ev) {
+			continue
+		}
+		if s.When != nil {
+			if in == nil {
+				in = exprInput(ev)
+			}
+			if ok, err := s.When.Match(context.Background(), in); !ok || err != nil {
+				continue
+			}
+		}
+		matched = append(matched, s)
 	}
 	return matched
+}
+
+// exprInput is the expression input of an event being sent: its own, so
+// verified.
+func exprInput(ev *Delivery) *expr.Input {
+	return expr.NewInput("", ev.ID, ev.Type, ev.Header, ev.Body, true)
+}
+
+// transformed returns the body s gets for ev: the event's, or its
+// Transform's output.
+func (s *dispatchSub) transformed(ctx context.Context, ev Delivery) (Delivery, error) {
+	if s.Transform == nil {
+		return ev, nil
+	}
+	out, err := s.Transform.Transform(ctx, exprInput(&ev))
+	if err != nil {
+		return ev, fmt.Errorf("%w: subscription %q: transform: %w", ErrInvalidDelivery, s.Name, err)
+	}
+	ev.Body = out
+	if ev.Header != nil {
+		ev.Header = ev.Header.Clone()
+		ev.Header.Del("Content-Type")
+	}
+	return ev, nil
 }
 
 // run delivers s's queued events until the queue is closed and empty.
@@ -264,7 +324,11 @@ func (d *Dispatcher) Dispatch(ev Delivery) (int, error) {
 	n := 0
 	var errs []error
 	for _, s := range matched {
-		one := ev
+		one, err := s.transformed(context.Background(), ev)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
 		one.URL = s.Endpoint
 		select {
 		case s.queue <- one:

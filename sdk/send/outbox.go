@@ -118,7 +118,10 @@ func (o *Outbox) attempt(ctx context.Context, t *delivery.Task) delivery.Result 
 	if s == nil {
 		return delivery.Result{Permanent: true, Err: fmt.Errorf("send: no subscription %q", t.Delivery.Destination)}
 	}
-	d := Delivery{URL: s.Endpoint, ID: t.Event.ID, Type: t.Event.Type, Body: t.Event.Body, Header: t.Event.Header}
+	d, err := s.transformed(ctx, Delivery{URL: s.Endpoint, ID: t.Event.ID, Type: t.Event.Type, Body: t.Event.Body, Header: t.Event.Header})
+	if err != nil {
+		return delivery.Result{Permanent: true, Err: err}
+	}
 	a, retryAfter, _, out := s.Sender.attempt(ctx, &d, t.Attempt)
 	r := delivery.Result{StatusCode: a.Status, RetryAfter: retryAfter, Err: a.Err}
 	switch out {

@@ -3,9 +3,12 @@ package send_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/hookgate/hookgate/delivery"
 	"github.com/hookgate/hookgate/delivery/boltstore"
+	"github.com/hookgate/hookgate/expr"
 	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
@@ -158,6 +162,64 @@ func TestOutboxGoneIsDead(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("not dead: %+v, %v", ev, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSubscriptionExpressions: a subscription's When (CEL), Match (Go)
+// and Transform apply in the Outbox, as the gateway's filter and
+// transform do.
+func TestSubscriptionExpressions(t *testing.T) {
+	var mu sync.Mutex
+	var bodies []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, r.Body)
+		mu.Lock()
+		bodies = append(bodies, b.String())
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	when, err := expr.Compile(`payload.priority == "HIGH"`, expr.Bool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reshape, err := expr.Compile(`{"ticket": payload.id, "n": payload.n}`, expr.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, _ := send.New(send.Config{Keys: []verify.Key{{Secret: outboxSecret}}})
+	o, stop := newOutbox(t, filepath.Join(t.TempDir(), "o.db"), send.Subscription{
+		Name: "tickets", Endpoint: srv.URL, Sender: sender,
+		When: when, Transform: reshape,
+		Match: func(d send.Delivery) bool { return d.Type != "ignored" },
+	})
+	defer stop()
+	ctx := context.Background()
+	for i, c := range []struct{ typ, body string }{
+		{"incident", `{"id":"a","priority":"HIGH","n":12345678901234567890}`},
+		{"incident", `{"id":"b","priority":"LOW","n":1}`},
+		{"ignored", `{"id":"c","priority":"HIGH","n":1}`},
+	} {
+		n, err := o.Enqueue(ctx, send.Delivery{ID: fmt.Sprint("e", i), Type: c.typ, Body: []byte(c.body)})
+		if want := map[bool]int{true: 1, false: 0}[i == 0]; n != want || err != nil {
+			t.Fatalf("event %d: %d, %v; want %d", i, n, err, want)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		got := append([]string(nil), bodies...)
+		mu.Unlock()
+		if len(got) == 1 {
+			if got[0] != `{"n":12345678901234567890,"ticket":"a"}` {
+				t.Fatalf("transformed body %s", got[0])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("delivered %v, want one transformed ticket", got)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
