@@ -30,6 +30,16 @@ type liveGateway struct {
 	admin string // host:port
 	url   string // the site
 	app   *recordingApp
+	cfg   []byte
+}
+
+// reload loads the gateway's config again, as a config change does: the
+// admin server is replaced.
+func (g *liveGateway) reload() {
+	g.t.Helper()
+	if err := caddy.Load(g.cfg, true); err != nil {
+		g.t.Fatalf("reload: %v", err)
+	}
 }
 
 // recordingApp is the app behind the gateway: it answers status and
@@ -105,17 +115,26 @@ func startLiveGateway(t *testing.T, extra string) *liveGateway {
 	grace_period 1s
 }
 http://127.0.0.1:%d {
-	webhook_verify standard {
-		source cli
-		secret primary %s
-		deliver %s {
-			store embedded %s
-			backoff 20ms 100ms
-			%s
+	handle /plain {
+		webhook_verify standard {
+			source plain
+			secret primary %s
+		}
+		reverse_proxy %s
+	}
+	handle {
+		webhook_verify standard {
+			source cli
+			secret primary %s
+			deliver %s {
+				store embedded %s
+				backoff 20ms 100ms
+				%s
+			}
 		}
 	}
 }
-`, adminPort, port, testCLISecret, app.URL, t.TempDir(), extra)
+`, adminPort, port, testCLISecret, strings.TrimPrefix(app.URL, "http://"), testCLISecret, app.URL, t.TempDir(), extra)
 	cfg, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(src), nil)
 	if err != nil {
 		t.Fatalf("adapt: %v\n%s", err, src)
@@ -124,7 +143,7 @@ http://127.0.0.1:%d {
 		t.Fatalf("caddy did not start: %v", err)
 	}
 	t.Cleanup(func() { _ = caddy.Stop() })
-	g := &liveGateway{t: t, admin: "localhost:" + strconv.Itoa(adminPort), url: "http://127.0.0.1:" + strconv.Itoa(port) + "/", app: app}
+	g := &liveGateway{t: t, admin: "localhost:" + strconv.Itoa(adminPort), url: "http://127.0.0.1:" + strconv.Itoa(port) + "/", app: app, cfg: cfg}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
@@ -142,6 +161,12 @@ http://127.0.0.1:%d {
 // send sends a signed event to the gateway and returns its status.
 func (g *liveGateway) send(id, typ string, secret string) int {
 	g.t.Helper()
+	return g.sendTo(g.url, id, typ, secret)
+}
+
+// sendTo sends a signed event to url and returns its status.
+func (g *liveGateway) sendTo(url, id, typ string, secret string) int {
+	g.t.Helper()
 	body := fmt.Sprintf(`{"type":%q,"data":{"id":"in_1"}}`, typ)
 	s, _ := verify.Preset("standard")
 	sg, err := verify.NewSigner(s, verify.Key{Secret: secret})
@@ -152,7 +177,7 @@ func (g *liveGateway) send(id, typ string, secret string) int {
 	if err != nil {
 		g.t.Fatal(err)
 	}
-	req, _ := http.NewRequest(http.MethodPost, g.url, strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	for k, v := range h {
 		req.Header[k] = v
 	}
