@@ -35,7 +35,7 @@ var running atomic.Pointer[App]
 // endpoint (localhost:2019 by default). It needs no configuration: Caddy
 // loads every admin.api module with every config.
 //
-//	GET  /hookgate/events?source=&status=&type=&since=&until=&before=&limit=
+//	GET  /hookgate/events?source=&status=&type=&since=&until=&limit=[&before=<seq>, with source]
 //	GET  /hookgate/events/{source}/{id}
 //	POST /hookgate/events/{source}/{id}/replay[?destination=]
 //	POST /hookgate/replay          bulk replay: {"source","status","type","since","until","limit","rate"}
@@ -78,6 +78,7 @@ func (api *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/hookgate/replay/{job}", Handler: caddy.AdminHandlerFunc(api.replayJob)},
 		{Pattern: "/hookgate/purge", Handler: caddy.AdminHandlerFunc(api.purge)},
 		{Pattern: "/hookgate/stream", Handler: caddy.AdminHandlerFunc(api.stream)},
+		{Pattern: "/hookgate/health", Handler: caddy.AdminHandlerFunc(api.health)},
 	}
 }
 
@@ -159,6 +160,18 @@ func (c *console) addSource(si sourceInfo) {
 		return
 	}
 	c.sources[si.Name] = &si
+}
+
+// sourceList returns the configured sources, by name.
+func (c *console) sourceList() []sourceInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]sourceInfo, 0, len(c.sources))
+	for _, s := range c.sources {
+		out = append(out, *s)
+	}
+	slices.SortFunc(out, func(a, b sourceInfo) int { return cmp.Compare(a.Name, b.Name) })
+	return out
 }
 
 // runningApp returns the running hookgate app, or a 503 for the client.
@@ -364,6 +377,9 @@ func (api *AdminAPI) events(w http.ResponseWriter, r *http.Request) error {
 		n, err := strconv.ParseUint(v, 10, 64)
 		if err != nil || n == 0 {
 			return badRequest("before: want a positive event seq, got %q", v)
+		}
+		if f.Source == "" {
+			return badRequest("before: needs a source (events are numbered per source)")
 		}
 		f.Before = n
 	}

@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/hookgate/hookgate/internal/testredis"
 )
 
 // admin makes a request to the gateway's admin API, as a local client
@@ -213,6 +217,7 @@ func TestAdminEventsErrors(t *testing.T) {
 		{"GET", "/hookgate/events?limit=1001", "", 400},
 		{"GET", "/hookgate/events?since=yesterday", "", 400},
 		{"GET", "/hookgate/events?before=x", "", 400},
+		{"GET", "/hookgate/events?before=5", "", 400},
 		{"POST", "/hookgate/events", "", 405},
 		{"GET", "/hookgate/events/deliverdemo/nope", "", 404},
 		{"GET", "/hookgate/events/nosource/evt_1", "", 404},
@@ -355,5 +360,150 @@ func TestPublicHeaders(t *testing.T) {
 		if _, shown := got[c.name]; shown != c.show {
 			t.Errorf("%s: shown %v, want %v", c.name, shown, c.show)
 		}
+	}
+}
+
+// TestAdminHealth: GET /hookgate/health shows each configured source,
+// with or without a deliver block, its counts, its keys' expiries and a
+// verdict; each key's expiry is a metric.
+func TestAdminHealth(t *testing.T) {
+	a := newApp(t)
+	u := newUpstream(t)
+	soon := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	g := startGateway(t, fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	handle /plain {
+		webhook_verify standard {
+			source plain
+			secret rotating %s %s
+		}
+		reverse_proxy %s
+	}
+	handle {
+		webhook_verify standard {
+			source recorded
+			secret primary %s
+			deliver %s {
+				store embedded %s
+			}
+		}
+	}
+}
+`, secretA, soon.Format(time.RFC3339), u.hostPort(), secretA, a.URL, t.TempDir()))
+	do(t, signed(t, g.url("/"), "evt_h1", []byte(invoice), time.Now(), secretA))
+	do(t, signed(t, g.url("/plain"), "evt_h2", []byte(invoice), time.Now(), secretA))
+	do(t, signed(t, g.url("/plain"), "evt_h3", []byte(invoice), time.Now(), secretB))
+	a.waitDelivered(t, 1)
+
+	type health struct {
+		Sources []struct {
+			Source, Status, Reason       string
+			Records                      bool
+			Requests, Verified, Rejected int
+			Delivered                    int
+			LastEventAt                  string `json:"last_event_at"`
+			Keys                         []struct{ Name, Expires, State string }
+			LatencyP50                   *float64 `json:"latency_p50_ms"`
+			SuccessRate                  *float64 `json:"success_rate"`
+		}
+	}
+	var h health
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		g.adminJSON("GET", "/hookgate/health", "", 200, &h)
+		if len(h.Sources) == 2 && h.Sources[1].Delivered == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("health: %+v", h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	plain, rec := h.Sources[0], h.Sources[1]
+	if plain.Source != "plain" || plain.Records || plain.Requests != 2 || plain.Verified != 1 || plain.Rejected != 1 || plain.LastEventAt == "" {
+		t.Errorf("plain: %+v", plain)
+	}
+	if plain.Status != "degraded" || !strings.Contains(plain.Reason, "every key expires within 7 days") ||
+		len(plain.Keys) != 1 || plain.Keys[0].State != "expiring" || plain.Keys[0].Expires != soon.Format(time.RFC3339Nano) {
+		t.Errorf("plain's verdict: %+v", plain)
+	}
+	if rec.Source != "recorded" || !rec.Records || rec.Status != "healthy" || rec.LatencyP50 == nil || rec.SuccessRate == nil || *rec.SuccessRate != 1 {
+		t.Errorf("recorded: %+v", rec)
+	}
+	_, metrics := do(t, mustGet(fmt.Sprintf("http://localhost:%d/metrics", g.adminPort)))
+	expiries := grepLines(metrics, "caddy_webhook_key_expiry_timestamp_seconds{")
+	var got float64
+	if _, err := fmt.Sscanf(expiries, `caddy_webhook_key_expiry_timestamp_seconds{key="rotating",source="plain"} %g`, &got); err != nil || int64(got) != soon.Unix() {
+		t.Errorf("expiry metric %q, want the key's expiry %d", expiries, soon.Unix())
+	}
+	if strings.Contains(expiries, "primary") {
+		t.Errorf("a key without expiry has an expiry metric:\n%s", expiries)
+	}
+}
+
+// TestAdminRedisStore: the events API, bulk replay and the stream's
+// store resume work over the Redis store, which numbers events per
+// source.
+func TestAdminRedisStore(t *testing.T) {
+	srv := testredis.Start(t)
+	a := newApp(t)
+	a.status.Store(500)
+	site := fmt.Sprintf(`
+http://127.0.0.1:%%PORT%% {
+	webhook_verify standard {
+		source redisevents
+		secret primary %s
+		redis %s
+		deliver %s {
+			store redis
+			max_attempts 1
+		}
+	}
+}
+`, secretA, srv.URL, a.URL)
+	g := startGateway(t, site)
+	for i := range 3 {
+		sendEvent(t, g, fmt.Sprintf("evt_rs%d", i), nil)
+	}
+	for i := range 3 {
+		waitEventStatus(t, g, "redisevents", fmt.Sprintf("evt_rs%d", i), "dead")
+	}
+	var l listed
+	g.adminJSON("GET", "/hookgate/events?limit=2", "", 200, &l)
+	if got := strings.Join(l.ids(), " "); got != "evt_rs2 evt_rs1" {
+		t.Fatalf("listed %q", got)
+	}
+	var d struct{ Body string }
+	g.adminJSON("GET", "/hookgate/events/redisevents/evt_rs0", "", 200, &d)
+	if d.Body != invoice {
+		t.Fatalf("body %q", d.Body)
+	}
+	a.status.Store(200)
+	var job struct {
+		ID      string
+		Matched int
+	}
+	g.adminJSON("POST", "/hookgate/replay", `{"status":"dead","rate":1000}`, 202, &job)
+	if job.Matched != 3 {
+		t.Fatalf("bulk replay matched %d, want 3", job.Matched)
+	}
+	a.waitDelivered(t, 3)
+
+	// A restarted gateway resumes the stream from the Redis store.
+	if err := caddy.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	g = startGateway(t, site)
+	s := openStream(t, g.adminPort, "", fmt.Sprintf("gone-1-%d", time.Now().Add(-time.Hour).UnixMilli()))
+	var ids []string
+	for len(ids) < 3 {
+		ev := s.next()
+		if ev.data["resumed"] != true {
+			t.Fatalf("resumed with %+v", ev)
+		}
+		ids = append(ids, ev.data["id"].(string))
+	}
+	if strings.Join(ids, " ") != "evt_rs0 evt_rs1 evt_rs2" {
+		t.Fatalf("resumed %v", ids)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,31 +177,48 @@ func (j *replayJobs) cancelJob(id string) bool {
 	return ok
 }
 
-// select lists the events f selects in the engines, newest first within
-// each, up to limit.
+// selectEvents lists the events f selects in the engines, newest first
+// within each source, up to limit. It pages source by source: a Redis
+// store numbers events per source.
 func selectEvents(ctx context.Context, engines []*delivery.Engine, f delivery.Filter, limit int) ([]eventRef, error) {
 	var refs []eventRef
 	for _, eng := range engines {
-		page := f
-		page.Limit = delivery.MaxListLimit
-		for len(refs) < limit {
-			evs, err := eng.Store().List(ctx, page)
-			if err != nil {
-				return nil, err
-			}
-			for _, ev := range evs {
-				if len(refs) == limit {
+		for _, src := range sourcesOf(eng, f.Source) {
+			page := f
+			page.Source, page.Limit = src, delivery.MaxListLimit
+			for len(refs) < limit {
+				evs, err := eng.Store().List(ctx, page)
+				if err != nil {
+					return nil, err
+				}
+				for _, ev := range evs {
+					if len(refs) == limit {
+						break
+					}
+					refs = append(refs, eventRef{ev.Source, ev.ID})
+				}
+				if len(evs) < page.Limit {
 					break
 				}
-				refs = append(refs, eventRef{ev.Source, ev.ID})
+				page.Before = evs[len(evs)-1].Seq
 			}
-			if len(evs) < page.Limit {
-				break
-			}
-			page.Before = evs[len(evs)-1].Seq
 		}
 	}
 	return refs, nil
+}
+
+// sourcesOf returns source if not empty, else the sources eng delivers.
+func sourcesOf(eng *delivery.Engine, source string) []string {
+	if source != "" {
+		return []string{source}
+	}
+	var out []string
+	for _, q := range eng.Queues() {
+		if !slices.Contains(out, q.Source) {
+			out = append(out, q.Source)
+		}
+	}
+	return out
 }
 
 // replayMany serves POST /hookgate/replay: a bulk replay of the events

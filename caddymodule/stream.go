@@ -152,29 +152,31 @@ func recordedSince(ctx context.Context, engines []*delivery.Engine, source strin
 	var found []*delivery.Event
 	more := false
 	for _, eng := range engines {
-		f := delivery.Filter{Source: source, Limit: 100}
-	pages:
-		for {
-			evs, err := eng.Store().List(ctx, f)
-			if err != nil {
-				break // the live stream goes on without what it could not read
-			}
-			for _, ev := range evs {
-				if ev.ReceivedAt.Before(since) {
-					break pages
+		for _, src := range sourcesOf(eng, source) {
+			f := delivery.Filter{Source: src, Limit: 100}
+		pages:
+			for {
+				evs, err := eng.Store().List(ctx, f)
+				if err != nil {
+					break // the live stream goes on without what it could not read
 				}
-				if len(found) == maxStreamResume {
-					more = true
-					break pages
+				for _, ev := range evs {
+					if ev.ReceivedAt.Before(since) {
+						break pages
+					}
+					if len(found) == maxStreamResume {
+						more = true
+						break pages
+					}
+					if !inRing[[2]string{ev.Source, ev.ID}] {
+						found = append(found, ev)
+					}
 				}
-				if !inRing[[2]string{ev.Source, ev.ID}] {
-					found = append(found, ev)
+				if len(evs) < f.Limit {
+					break
 				}
+				f.Before = evs[len(evs)-1].Seq
 			}
-			if len(evs) < f.Limit {
-				break
-			}
-			f.Before = evs[len(evs)-1].Seq
 		}
 	}
 	slices.SortStableFunc(found, func(x, y *delivery.Event) int {
