@@ -18,6 +18,8 @@
 //	{http.webhook.source}     the configured source name
 //	{http.webhook.timestamp}  the signed timestamp, Unix seconds
 //	{http.webhook.key}        the name of the secret that matched
+//	{http.webhook.verified}   true, or false for a shadow-forwarded failure
+//	{http.webhook.type_signed} whether the type came from signed content
 //
 // and, when the webhook is turned away, {http.webhook.reason}: the stable
 // reason (also sent to the client in the Hookgate-Reason header). They are

@@ -16,7 +16,15 @@ func init() {
 
 // MatchEvent matches requests whose verified webhook event type is one of
 // the listed types. It must be evaluated after webhook_verify ran (in a
-// handle or route block after it); used before, it fails loudly.
+// handle or route block after it); a config where it can run before is
+// refused at load.
+//
+// Some providers do not sign the type: GitHub's X-GitHub-Event, Shopify's
+// topic and others (the README's scheme table says which). Anyone who saw
+// one delivery can resend its signed body under another type, so a route
+// that matters should not rest on such a type alone: match on the signed
+// payload with webhook_expr instead, or add {http.webhook.type_signed}
+// to the condition.
 //
 //	@push webhook_event push pull_request
 type MatchEvent []string
