@@ -359,14 +359,8 @@ func (r *Registry) Validate(eventType string, body []byte) (typ string, err erro
 	if int64(len(body)) > r.maxBytes {
 		return eventType, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), r.maxBytes)
 	}
-	if err := scan(body, r.maxDepth); err != nil {
+	if err := checkRaw(body, r.maxDepth); err != nil {
 		return eventType, err
-	}
-	// JSON text is UTF-8 (RFC 8259 section 8.1). encoding/json would
-	// replace invalid bytes while decoding, so the schema would check a
-	// document other than the bytes forwarded.
-	if !utf8.Valid(body) {
-		return eventType, fmt.Errorf("%w: not valid UTF-8", ErrNotJSON)
 	}
 	doc, err := decode(body)
 	if err != nil {
@@ -385,6 +379,30 @@ func (r *Registry) Validate(eventType string, body []byte) (typ string, err erro
 		}
 	}
 	return eventType, r.check(sch, eventType, catchAll, doc)
+}
+
+// checkRaw runs the checks that come before decoding, in order: an
+// encoded body, depth and number literals (scan), then UTF-8.
+func checkRaw(body []byte, maxDepth int) error {
+	if isGzip(body) {
+		// No JSON text starts with these bytes.
+		return fmt.Errorf("%w: body is gzip-encoded (content-encoded bodies are not decoded)", ErrNotJSON)
+	}
+	if err := scan(body, maxDepth); err != nil {
+		return err
+	}
+	// JSON text is UTF-8 (RFC 8259 section 8.1). encoding/json would
+	// replace invalid bytes while decoding, so the schema would check a
+	// document other than the bytes forwarded.
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: not valid UTF-8", ErrNotJSON)
+	}
+	return nil
+}
+
+// isGzip reports whether body starts with the gzip magic number.
+func isGzip(body []byte) bool {
+	return len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b
 }
 
 // schemaFor returns the schema for an event type, and whether it is the
