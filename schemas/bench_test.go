@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // stripeEvent returns a payment_intent.succeeded event shaped like
@@ -62,38 +65,141 @@ func TestStripeEventValid(t *testing.T) {
 }
 
 // BenchmarkValidate measures Validate on a valid event, next to its
-// parts: the pre-parse scan alone and the JSON decoding alone.
+// parts and to the library alone: the pre-parse scan of the library path,
+// the tape parse, the program's walk over a parsed tape, decoding with
+// encoding/json, and the library path that validated every body before
+// programs (scan, UTF-8 check, encoding/json, jsonschema), which now
+// validates only bodies a program refuses.
 func BenchmarkValidate(b *testing.B) {
 	r := newRegistry(b, Config{Dir: "testdata/stripe"})
 	for _, size := range []int{1 << 10, 16 << 10} {
-		body := stripeEvent(b, size)
-		name := fmt.Sprintf("%dKiB", size>>10)
-		b.Run(name+"/scan", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := scan(body, defaultMaxDepth); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(name+"/decode", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := decode(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(name+"/validate", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := r.Validate("", body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		benchValidate(b, r, fmt.Sprintf("%dKiB", size>>10), stripeEvent(b, size))
 	}
+}
+
+// BenchmarkGateway measures Validate on the load benchmark's schema and
+// bodies (bench/schemas, bench/loadgen), as configuration (e) of
+// bench/run.sh validates them.
+func BenchmarkGateway(b *testing.B) {
+	r := newRegistry(b, Config{Dir: "../bench/schemas"})
+	for _, size := range []int{1 << 10, 64 << 10} {
+		benchValidate(b, r, fmt.Sprintf("%dKiB", size>>10), benchEvent(b, size))
+	}
+}
+
+func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
+	if _, err := r.Validate("", body); err != nil {
+		b.Fatal(err)
+	}
+	b.Run(name+"/scan", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		loopCPU(b, func() {
+			if err := scan(body, defaultMaxDepth); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run(name+"/parse", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		t := new(tape)
+		loopCPU(b, func() {
+			if !t.parse(body, defaultMaxDepth) {
+				b.Fatal("parse failed")
+			}
+		})
+	})
+	b.Run(name+"/walk", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		t := new(tape)
+		if !t.parse(body, defaultMaxDepth) {
+			b.Fatal("parse failed")
+		}
+		s, _ := t.lookup(body, r.typePath)
+		prog := r.schemas[string(s)].prog
+		loopCPU(b, func() {
+			if !prog.validate(body, t) {
+				b.Fatal("invalid")
+			}
+		})
+	})
+	b.Run(name+"/decode", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		loopCPU(b, func() {
+			if _, err := decode(body); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run(name+"/library", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		loopCPU(b, func() {
+			if _, err := r.validateSlow("", body); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run(name+"/validate", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		loopCPU(b, func() {
+			if _, err := r.Validate("", body); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+}
+
+// benchEvent returns a body of exactly size bytes shaped like the load
+// benchmark's (bench/loadgen Body): an order with line items, padded.
+func benchEvent(tb testing.TB, size int) []byte {
+	tb.Helper()
+	b := make([]byte, 0, size+128)
+	b = append(b, `{"type":"bench.event","timestamp":"2026-11-22T10:00:00Z","data":{"id":"ord_1","amount":12000,"currency":"EUR","items":[`...)
+	const tail = `]},"pad":""}`
+	for i := 0; ; i++ {
+		item := `{"sku":"sku-` + strconv.Itoa(i) + `","qty":` + strconv.Itoa(i%9+1) + `,"note":"line item for the load benchmark"}`
+		sep := ""
+		if i > 0 {
+			sep = ","
+		}
+		if len(b)+len(sep)+len(item)+len(tail) > size {
+			break
+		}
+		b = append(b, sep...)
+		b = append(b, item...)
+	}
+	b = append(b, `]},"pad":"`...)
+	for len(b)+2 < size {
+		b = append(b, 'x')
+	}
+	b = append(b, `"}`...)
+	if len(b) != size || !json.Valid(b) {
+		tb.Fatalf("benchEvent(%d): built %d bytes", size, len(b))
+	}
+	return b
+}
+
+// cpuTime returns the CPU time the process has used so far (user and
+// system, every thread).
+func cpuTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loopCPU runs f in the benchmark loop and reports, next to ns/op (wall
+// clock), cpu-ns/op: the process's CPU time per iteration, garbage
+// collection included. On a shared machine wall time moves with whatever
+// else runs; CPU time per operation much less.
+func loopCPU(b *testing.B, f func()) {
+	b.Helper()
+	b.ReportAllocs()
+	start, n := cpuTime(b), 0
+	for b.Loop() {
+		f()
+		n++
+	}
+	b.ReportMetric(float64(cpuTime(b)-start)/float64(n), "cpu-ns/op")
 }

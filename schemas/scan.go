@@ -179,6 +179,21 @@ func TypeOf(body []byte, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	t := getTape()
+	defer putTape(t)
+	if !t.parse(body, defaultMaxDepth) {
+		return typeOfSlow(body, path, segs)
+	}
+	s, ok := t.lookup(body, segs)
+	if !ok {
+		return "", noType(path)
+	}
+	return string(s), nil
+}
+
+// typeOfSlow is TypeOf for a body that the tape refused: the checks in
+// turn, so that the error names the first problem, then encoding/json.
+func typeOfSlow(body []byte, path string, segs []string) (string, error) {
 	if err := checkRaw(body, defaultMaxDepth); err != nil {
 		return "", err
 	}
