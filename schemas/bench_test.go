@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/hookgate/hookgate/schemas/internal/benchcpu"
 )
 
 // stripeEvent returns a payment_intent.succeeded event shaped like
@@ -78,12 +77,13 @@ func BenchmarkValidate(b *testing.B) {
 }
 
 // BenchmarkGateway measures Validate on the load benchmark's schema and
-// bodies (bench/schemas, bench/loadgen), as configuration (e) of
-// bench/run.sh validates them.
+// bodies (bench/schemas; testdata/bench holds bench/loadgen's Body of 1
+// and 64 KiB), as configuration (e) of bench/run.sh validates them.
 func BenchmarkGateway(b *testing.B) {
 	r := newRegistry(b, Config{Dir: "../bench/schemas"})
-	for _, size := range []int{1 << 10, 64 << 10} {
-		benchValidate(b, r, fmt.Sprintf("%dKiB", size>>10), benchEvent(b, size))
+	bodies := benchcpu.Bodies(b, "testdata/bench")
+	for _, name := range []string{"1KiB", "64KiB"} {
+		benchValidate(b, r, name, bodies[name])
 	}
 }
 
@@ -93,7 +93,7 @@ func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
 	}
 	b.Run(name+"/scan", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		loopCPU(b, func() {
+		benchcpu.Loop(b, func() {
 			if err := scan(body, defaultMaxDepth); err != nil {
 				b.Fatal(err)
 			}
@@ -102,7 +102,7 @@ func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
 	b.Run(name+"/parse", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		t := new(tape)
-		loopCPU(b, func() {
+		benchcpu.Loop(b, func() {
 			if !t.parse(body, defaultMaxDepth) {
 				b.Fatal("parse failed")
 			}
@@ -116,7 +116,7 @@ func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
 		}
 		s, _ := t.lookup(body, r.typePath)
 		prog := r.schemas[string(s)].prog
-		loopCPU(b, func() {
+		benchcpu.Loop(b, func() {
 			if !prog.validate(body, t) {
 				b.Fatal("invalid")
 			}
@@ -124,7 +124,7 @@ func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
 	})
 	b.Run(name+"/decode", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		loopCPU(b, func() {
+		benchcpu.Loop(b, func() {
 			if _, err := decode(body); err != nil {
 				b.Fatal(err)
 			}
@@ -132,7 +132,7 @@ func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
 	})
 	b.Run(name+"/library", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		loopCPU(b, func() {
+		benchcpu.Loop(b, func() {
 			if _, err := r.validateSlow("", body); err != nil {
 				b.Fatal(err)
 			}
@@ -140,66 +140,10 @@ func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
 	})
 	b.Run(name+"/validate", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
-		loopCPU(b, func() {
+		benchcpu.Loop(b, func() {
 			if _, err := r.Validate("", body); err != nil {
 				b.Fatal(err)
 			}
 		})
 	})
-}
-
-// benchEvent returns a body of exactly size bytes shaped like the load
-// benchmark's (bench/loadgen Body): an order with line items, padded.
-func benchEvent(tb testing.TB, size int) []byte {
-	tb.Helper()
-	b := make([]byte, 0, size+128)
-	b = append(b, `{"type":"bench.event","timestamp":"2026-11-22T10:00:00Z","data":{"id":"ord_1","amount":12000,"currency":"EUR","items":[`...)
-	const tail = `]},"pad":""}`
-	for i := 0; ; i++ {
-		item := `{"sku":"sku-` + strconv.Itoa(i) + `","qty":` + strconv.Itoa(i%9+1) + `,"note":"line item for the load benchmark"}`
-		sep := ""
-		if i > 0 {
-			sep = ","
-		}
-		if len(b)+len(sep)+len(item)+len(tail) > size {
-			break
-		}
-		b = append(b, sep...)
-		b = append(b, item...)
-	}
-	b = append(b, `]},"pad":"`...)
-	for len(b)+2 < size {
-		b = append(b, 'x')
-	}
-	b = append(b, `"}`...)
-	if len(b) != size || !json.Valid(b) {
-		tb.Fatalf("benchEvent(%d): built %d bytes", size, len(b))
-	}
-	return b
-}
-
-// cpuTime returns the CPU time the process has used so far (user and
-// system, every thread).
-func cpuTime(tb testing.TB) time.Duration {
-	tb.Helper()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// loopCPU runs f in the benchmark loop and reports, next to ns/op (wall
-// clock), cpu-ns/op: the process's CPU time per iteration, garbage
-// collection included. On a shared machine wall time moves with whatever
-// else runs; CPU time per operation much less.
-func loopCPU(b *testing.B, f func()) {
-	b.Helper()
-	b.ReportAllocs()
-	start, n := cpuTime(b), 0
-	for b.Loop() {
-		f()
-		n++
-	}
-	b.ReportMetric(float64(cpuTime(b)-start)/float64(n), "cpu-ns/op")
 }

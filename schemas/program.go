@@ -235,15 +235,7 @@ func (c *progCompiler) node(s *jsonschema.Schema) *pnode {
 	for _, re := range patterns {
 		n.patternProps = append(n.patternProps, patternProp{re, c.node(s.PatternProperties[re])})
 	}
-	switch a := s.AdditionalProperties.(type) {
-	case nil:
-	case bool:
-		n.noAdditional = !a
-	case *jsonschema.Schema:
-		n.additional = c.node(a)
-	default:
-		c.unsupported = true
-	}
+	n.additional, n.noAdditional = c.schemaOrFalse(s.AdditionalProperties)
 	for _, name := range sortedKeys(s.Dependencies) {
 		switch d := s.Dependencies[name].(type) {
 		case []string:
@@ -277,15 +269,7 @@ func (c *progCompiler) node(s *jsonschema.Schema) *pnode {
 		for _, it := range items {
 			n.prefix = append(n.prefix, c.node(it))
 		}
-		switch a := s.AdditionalItems.(type) {
-		case nil:
-		case bool:
-			n.noAfterPrefix = !a
-		case *jsonschema.Schema:
-			n.afterPrefix = c.node(a)
-		default:
-			c.unsupported = true
-		}
+		n.afterPrefix, n.noAfterPrefix = c.schemaOrFalse(s.AdditionalItems)
 	default:
 		c.unsupported = true
 	}
@@ -348,6 +332,22 @@ func (c *progCompiler) node(s *jsonschema.Schema) *pnode {
 		n.checks |= cInPlace
 	}
 	return n
+}
+
+// schemaOrFalse compiles a keyword the library holds as nil, a bool or
+// a schema (additionalProperties, additionalItems): it returns the
+// schema, or whether the keyword is false.
+func (c *progCompiler) schemaOrFalse(x any) (*pnode, bool) {
+	switch x := x.(type) {
+	case nil:
+		return nil, false
+	case bool:
+		return nil, !x
+	case *jsonschema.Schema:
+		return c.node(x), false
+	}
+	c.unsupported = true
+	return nil, false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hookgate/hookgate/schemas/internal/benchcpu"
 )
 
 // verdicts returns, for body under the schema of typ, what the program
@@ -257,7 +259,7 @@ func FuzzProgram(f *testing.F) {
 	regs = append(regs, newRegistry(f, Config{Schemas: map[string][]byte{"num": []byte(fuzzSchema)}}))
 	f.Add([]byte(validInvoice))
 	f.Add(stripeEvent(f, 1<<10))
-	f.Add(benchEvent(f, 1<<10))
+	f.Add(benchcpu.Bodies(f, "testdata/bench")["1KiB"])
 	f.Add([]byte(`{"type":"num","n":4.5,"u":[1,2.0,"a"],"c":{"a":[1,2,{"b":1e10}]},"f":"2026-11-05T10:00:00Z"}`))
 	f.Add([]byte(`{"type":"num","p":{"xy":"ab","x":"a"},"d":{"a":1,"b":2,"c":3,"d":4},"i":[1,"a"],"zz":"s","zy":1}`))
 	f.Fuzz(func(t *testing.T, body []byte) {

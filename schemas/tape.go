@@ -130,28 +130,34 @@ type frame struct {
 // of every body validated.
 func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []frame, bool) {
 	i := skipSpace(b, 0)
+	wantKey := false // an object's key comes next, then a colon and a value
 	for {
-		// A value starts at b[i].
-		if i >= len(b) {
+		// A value, or a key, starts at b[i].
+		if i >= len(b) || wantKey && b[i] != '"' {
 			return toks, stack, false
 		}
-		if len(stack) > 0 {
+		if len(stack) > 0 && !wantKey {
 			stack[len(stack)-1].n++
 		}
 		switch c := b[i]; c {
 		case '"':
 			j := stringStop(b, i+1)
-			if j < len(b) && b[j] == '"' {
-				toks = append(toks, tok{info: uint8(kString), off: uint32(i + 1), end: uint32(j)})
-			} else {
-				var flags uint8
+			var flags uint8
+			if j >= len(b) || b[j] != '"' {
 				var ok bool
 				if j, flags, ok = stringTail(b, j); !ok {
 					return toks, stack, false
 				}
-				toks = append(toks, tok{info: uint8(kString) | flags, off: uint32(i + 1), end: uint32(j)})
 			}
+			toks = append(toks, tok{info: uint8(kString) | flags, off: uint32(i + 1), end: uint32(j)})
 			i = j + 1
+			if wantKey {
+				if i = colon(b, i); i < 0 {
+					return toks, stack, false
+				}
+				wantKey = false
+				continue
+			}
 		case '{', '[':
 			if len(stack) >= maxDepth {
 				return toks, stack, false
@@ -170,27 +176,7 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 				i++
 				break
 			}
-			if !obj {
-				continue
-			}
-			// The first key of an object.
-			if i >= len(b) || b[i] != '"' {
-				return toks, stack, false
-			}
-			j := stringStop(b, i+1)
-			if j < len(b) && b[j] == '"' {
-				toks = append(toks, tok{info: uint8(kString), off: uint32(i + 1), end: uint32(j)})
-			} else {
-				var flags uint8
-				var ok bool
-				if j, flags, ok = stringTail(b, j); !ok {
-					return toks, stack, false
-				}
-				toks = append(toks, tok{info: uint8(kString) | flags, off: uint32(i + 1), end: uint32(j)})
-			}
-			if i = colon(b, j+1); i < 0 {
-				return toks, stack, false
-			}
+			wantKey = obj
 			continue
 		case 't':
 			if !hasLiteral(b, i, "true") {
@@ -241,27 +227,7 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 				if i < len(b) && b[i] <= ' ' {
 					i = skipSpace(b, i)
 				}
-				if !top.obj {
-					break
-				}
-				// The next key.
-				if i >= len(b) || b[i] != '"' {
-					return toks, stack, false
-				}
-				j := stringStop(b, i+1)
-				if j < len(b) && b[j] == '"' {
-					toks = append(toks, tok{info: uint8(kString), off: uint32(i + 1), end: uint32(j)})
-				} else {
-					var flags uint8
-					var ok bool
-					if j, flags, ok = stringTail(b, j); !ok {
-						return toks, stack, false
-					}
-					toks = append(toks, tok{info: uint8(kString) | flags, off: uint32(i + 1), end: uint32(j)})
-				}
-				if i = colon(b, j+1); i < 0 {
-					return toks, stack, false
-				}
+				wantKey = top.obj
 				break
 			}
 			if top.obj && c == '}' || !top.obj && c == ']' {
