@@ -3,6 +3,7 @@ package schemas
 import (
 	"encoding/binary"
 	"encoding/json"
+	"math"
 	"math/big"
 	"regexp"
 	"slices"
@@ -41,6 +42,10 @@ type pnode struct {
 	// checks has a bit per group of keywords n has, so that a value skips
 	// the groups that do not apply to it.
 	checks uint8
+	// quick, qMin and qMax describe a shortcut for the commonest values
+	// of leaf schemas; see quickValid.
+	quick      uint8
+	qMin, qMax int64
 
 	constant []any // one element, the constant, when "const" is set
 	enum     []any
@@ -86,6 +91,13 @@ type pnode struct {
 	allOf, anyOf, oneOf []*pnode
 	ifS, thenS, elseS   *pnode
 }
+
+// Kinds of pnode.quick.
+const (
+	qNone   = iota
+	qString // type string, at most length bounds: qMin <= length <= qMax
+	qInt    // type integer, at most integer bounds: qMin <= value <= qMax
+)
 
 // Bits of pnode.checks.
 const (
@@ -331,7 +343,79 @@ func (c *progCompiler) node(s *jsonschema.Schema) *pnode {
 		len(n.oneOf) > 0 || n.ifS != nil {
 		n.checks |= cInPlace
 	}
+	n.setQuick()
 	return n
+}
+
+// setQuick sets the shortcut of quickValid for a schema that is "type":
+// "string" with at most minLength and maxLength, or "type": "integer"
+// with at most bounds that are integers.
+func (n *pnode) setQuick() {
+	switch {
+	case n.kinds == 1<<kString && !n.integer && n.checks&^cString == 0 && n.pattern == nil:
+		n.quick, n.qMin, n.qMax = qString, 0, math.MaxInt64
+		if n.minLength >= 0 {
+			n.qMin = int64(n.minLength)
+		}
+		if n.maxLength >= 0 {
+			n.qMax = int64(n.maxLength)
+		}
+	case n.kinds == 0 && n.integer && n.checks&^cNumber == 0 && n.multipleOf == nil:
+		lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
+		for _, b := range []struct {
+			b        *bound
+			low, exc bool
+		}{{n.minimum, true, false}, {n.exclusiveMinimum, true, true}, {n.maximum, false, false}, {n.exclusiveMaximum, false, true}} {
+			switch {
+			case b.b == nil:
+				continue
+			case !b.b.isInt, b.exc && b.b.i == math.MaxInt64 && b.low, b.exc && b.b.i == math.MinInt64 && !b.low:
+				return // no shortcut: the general path decides
+			}
+			x := b.b.i
+			if b.exc && b.low {
+				x++
+			} else if b.exc {
+				x--
+			}
+			if b.low {
+				lo = max(lo, x)
+			} else {
+				hi = min(hi, x)
+			}
+		}
+		n.quick, n.qMin, n.qMax = qInt, lo, hi
+	}
+}
+
+// quickValid reports true when the value at tk surely matches n: an
+// ASCII string without escapes within n's length bounds, or a plain
+// integer literal of at most 18 characters within n's bounds. When it
+// reports false, valid decides.
+func (v *validator) quickValid(n *pnode, tk *tok) bool {
+	switch n.quick {
+	case qString:
+		l := int64(tk.end - tk.off)
+		return tk.info == uint8(kString) && l >= n.qMin && l <= n.qMax
+	case qInt:
+		if tk.info != uint8(kNumber) || tk.end-tk.off > 18 {
+			return false
+		}
+		lit := v.body[tk.off:tk.end]
+		neg := lit[0] == '-'
+		if neg {
+			lit = lit[1:]
+		}
+		var x int64
+		for _, c := range lit {
+			x = x*10 + int64(c-'0')
+		}
+		if neg {
+			x = -x
+		}
+		return x >= n.qMin && x <= n.qMax
+	}
+	return false
 }
 
 // schemaOrFalse compiles a keyword the library holds as nil, a bool or
@@ -926,7 +1010,8 @@ func (v *validator) members(n *pnode, i int, inPlace int) bool {
 		evaluated := false
 		if s >= 0 && n.slots[s].prop != nil {
 			evaluated = true
-			if !v.valid(n.slots[s].prop, val, 0) {
+			p := n.slots[s].prop
+			if !v.quickValid(p, &v.toks[val]) && !v.valid(p, val, 0) {
 				return false
 			}
 		}

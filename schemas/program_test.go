@@ -297,3 +297,42 @@ func FuzzProgramSchema(f *testing.F) {
 		agree(t, r, "t", body)
 	})
 }
+
+// TestQuickValid checks the shortcut for leaf schemas at its edges: it
+// may only say valid when the general path does.
+func TestQuickValid(t *testing.T) {
+	tests := []struct {
+		schema string
+		quick  uint8
+		values []string
+	}{
+		{`{"type":"string","minLength":2,"maxLength":3}`, qString, []string{`"a"`, `"ab"`, `"abc"`, `"abcd"`, `"é"`, `"éé"`, `"a\u00e9"`, `1`, `null`}},
+		{`{"type":"string"}`, qString, []string{`""`, `"x"`, `1`}},
+		{`{"type":"integer","minimum":-3,"exclusiveMaximum":5}`, qInt, []string{`-4`, `-3`, `4`, `5`, `4.0`, `-3e0`, `"4"`, `123456789012345678`, `-12345678901234567`, `1234567890123456789`}},
+		{`{"type":"integer","exclusiveMinimum":-9223372036854775808,"maximum":9223372036854775807}`, qInt, []string{`-9223372036854775808`, `-9223372036854775807`, `9223372036854775807`, `0`}},
+		{`{"type":"integer","exclusiveMinimum":9223372036854775807}`, qNone, []string{`1`}},
+		{`{"type":"integer","minimum":0.5}`, qNone, []string{`0`, `1`}},
+		{`{"type":"integer","multipleOf":2}`, qNone, []string{`2`, `3`}},
+		{`{"type":"string","pattern":"^a"}`, qNone, []string{`"a"`, `"b"`}},
+		{`{"type":["string","null"],"maxLength":1}`, qNone, []string{`"a"`, `null`}},
+	}
+	for _, tt := range tests {
+		r := newRegistry(t, Config{Schemas: map[string][]byte{"t": []byte(`{"properties":{"p":` + tt.schema + `}}`)}})
+		n := r.schemas["t"].prog.root.slots[0].prop
+		if n.quick != tt.quick {
+			t.Errorf("%s: quick = %d, want %d", tt.schema, n.quick, tt.quick)
+		}
+		for _, val := range tt.values {
+			body := []byte(`{"p":` + val + `}`)
+			tp := new(tape)
+			if !tp.parse(body, defaultMaxDepth) {
+				t.Fatalf("parse %s", body)
+			}
+			v := validator{body: body, toks: tp.toks, t: tp}
+			if v.quickValid(n, &tp.toks[2]) && !v.valid(n, 2, 0) {
+				t.Errorf("%s: %s: quick says valid, valid does not", tt.schema, val)
+			}
+			agree(t, r, "t", body)
+		}
+	}
+}
