@@ -398,22 +398,11 @@ func (v *validator) quickValid(n *pnode, tk *tok) bool {
 		l := int64(tk.end - tk.off)
 		return tk.info == uint8(kString) && l >= n.qMin && l <= n.qMax
 	case qInt:
-		if tk.info != uint8(kNumber) || tk.end-tk.off > 18 {
+		if tk.kind() != kNumber {
 			return false
 		}
-		lit := v.body[tk.off:tk.end]
-		neg := lit[0] == '-'
-		if neg {
-			lit = lit[1:]
-		}
-		var x int64
-		for _, c := range lit {
-			x = x*10 + int64(c-'0')
-		}
-		if neg {
-			x = -x
-		}
-		return x >= n.qMin && x <= n.qMax
+		x, ok := v.plainInt(tk)
+		return ok && x >= n.qMin && x <= n.qMax
 	}
 	return false
 }
@@ -680,7 +669,13 @@ func (v *validator) rat(i int) *big.Rat {
 // int64At returns the number at i when it is a plain integer literal
 // that surely fits an int64.
 func (v *validator) int64At(i int) (int64, bool) {
-	tk := &v.toks[i]
+	return v.plainInt(&v.toks[i])
+}
+
+// plainInt returns the value of the number token tk when it is a plain
+// integer literal that surely fits an int64 (at most 18 characters).
+// tk must be a number.
+func (v *validator) plainInt(tk *tok) (int64, bool) {
 	if tk.esc() || tk.end-tk.off > 18 {
 		return 0, false
 	}

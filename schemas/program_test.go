@@ -308,7 +308,7 @@ func TestQuickValid(t *testing.T) {
 	}{
 		{`{"type":"string","minLength":2,"maxLength":3}`, qString, []string{`"a"`, `"ab"`, `"abc"`, `"abcd"`, `"é"`, `"éé"`, `"a\u00e9"`, `1`, `null`}},
 		{`{"type":"string"}`, qString, []string{`""`, `"x"`, `1`}},
-		{`{"type":"integer","minimum":-3,"exclusiveMaximum":5}`, qInt, []string{`-4`, `-3`, `4`, `5`, `4.0`, `-3e0`, `"4"`, `123456789012345678`, `-12345678901234567`, `1234567890123456789`}},
+		{`{"type":"integer","minimum":-3,"exclusiveMaximum":5}`, qInt, []string{`-4`, `-3`, `4`, `5`, `4.0`, `-3e0`, `"4"`, `""`, `null`, `[]`, `123456789012345678`, `-12345678901234567`, `1234567890123456789`}},
 		{`{"type":"integer","exclusiveMinimum":-9223372036854775808,"maximum":9223372036854775807}`, qInt, []string{`-9223372036854775808`, `-9223372036854775807`, `9223372036854775807`, `0`}},
 		{`{"type":"integer","exclusiveMinimum":9223372036854775807}`, qNone, []string{`1`}},
 		{`{"type":"integer","minimum":0.5}`, qNone, []string{`0`, `1`}},
