@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/hookgate/hookgate/schemas/internal/benchcpu"
 )
 
 // stripeEvent returns a payment_intent.succeeded event shaped like
@@ -62,38 +64,86 @@ func TestStripeEventValid(t *testing.T) {
 }
 
 // BenchmarkValidate measures Validate on a valid event, next to its
-// parts: the pre-parse scan alone and the JSON decoding alone.
+// parts and to the library alone: the pre-parse scan of the library path,
+// the tape parse, the program's walk over a parsed tape, decoding with
+// encoding/json, and the library path that validated every body before
+// programs (scan, UTF-8 check, encoding/json, jsonschema), which now
+// validates only bodies a program refuses.
 func BenchmarkValidate(b *testing.B) {
 	r := newRegistry(b, Config{Dir: "testdata/stripe"})
 	for _, size := range []int{1 << 10, 16 << 10} {
-		body := stripeEvent(b, size)
-		name := fmt.Sprintf("%dKiB", size>>10)
-		b.Run(name+"/scan", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if err := scan(body, defaultMaxDepth); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(name+"/decode", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := decode(body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(name+"/validate", func(b *testing.B) {
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := r.Validate("", body); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		benchValidate(b, r, fmt.Sprintf("%dKiB", size>>10), stripeEvent(b, size))
 	}
+}
+
+// BenchmarkGateway measures Validate on the load benchmark's schema and
+// bodies (bench/schemas; testdata/bench holds bench/loadgen's Body of 1
+// and 64 KiB), as configuration (e) of bench/run.sh validates them.
+func BenchmarkGateway(b *testing.B) {
+	r := newRegistry(b, Config{Dir: "../bench/schemas"})
+	bodies := benchcpu.Bodies(b, "testdata/bench")
+	for _, name := range []string{"1KiB", "64KiB"} {
+		benchValidate(b, r, name, bodies[name])
+	}
+}
+
+func benchValidate(b *testing.B, r *Registry, name string, body []byte) {
+	if _, err := r.Validate("", body); err != nil {
+		b.Fatal(err)
+	}
+	b.Run(name+"/scan", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		benchcpu.Loop(b, func() {
+			if err := scan(body, defaultMaxDepth); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run(name+"/parse", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		t := new(tape)
+		benchcpu.Loop(b, func() {
+			if !t.parse(body, defaultMaxDepth) {
+				b.Fatal("parse failed")
+			}
+		})
+	})
+	b.Run(name+"/walk", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		t := new(tape)
+		if !t.parse(body, defaultMaxDepth) {
+			b.Fatal("parse failed")
+		}
+		s, _ := t.lookup(body, r.typePath)
+		prog := r.schemas[string(s)].prog
+		benchcpu.Loop(b, func() {
+			if !prog.validate(body, t) {
+				b.Fatal("invalid")
+			}
+		})
+	})
+	b.Run(name+"/decode", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		benchcpu.Loop(b, func() {
+			if _, err := decode(body); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run(name+"/library", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		benchcpu.Loop(b, func() {
+			if _, err := r.validateSlow("", body); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
+	b.Run(name+"/validate", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		benchcpu.Loop(b, func() {
+			if _, err := r.Validate("", body); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 }

@@ -32,12 +32,20 @@
 //		// an internal error; does not happen with a well-formed registry
 //	}
 //
-// Untrusted bodies are checked before they are parsed: length against
-// Config.MaxBytes, nesting depth against Config.MaxDepth (by a scan of the
-// bytes, without recursion), and number literals against fixed bounds
-// that keep the validator's arbitrary-precision arithmetic cheap. Error
-// messages name JSON pointers, keywords and schema values, never values
-// from the body.
+// Untrusted bodies are checked before anything is decoded: length against
+// Config.MaxBytes, then, in one pass over the bytes without recursion,
+// JSON syntax, UTF-8, nesting depth against Config.MaxDepth, and number
+// literals against fixed bounds that keep arbitrary-precision arithmetic
+// cheap. Error messages name JSON pointers, keywords and schema values,
+// never values from the body.
+//
+// Schemas are compiled by github.com/santhosh-tekuri/jsonschema/v5, and
+// each is then translated into a program that validates the parsed bytes
+// directly, without building a document: a valid body costs no
+// allocation per value. A body the program refuses is decoded and
+// validated by the library, which names the violations; so does every
+// body of a schema using $dynamicRef, $recursiveRef, unevaluated*, or
+// content keywords, which programs do not evaluate.
 //
 // Event types without a schema are accepted unchecked by default; set
 // Config.RejectUnknown to refuse them, or Config.CatchAll to check them

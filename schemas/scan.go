@@ -170,15 +170,31 @@ func lookup(doc any, path []string) (string, bool) {
 // the last one counts, as in [Registry.Validate].
 //
 // TypeOf rejects bodies nested deeper than 64 levels with [ErrTooDeep] and
-// bodies that are not JSON with [ErrNotJSON]. It returns [ErrNoType] when
-// the field is missing, is not a string, or is the empty string. It does
-// not limit the body's size: read the body with a limit first.
+// bodies that are not JSON (or not UTF-8) with [ErrNotJSON], as
+// [Registry.Validate] does. It returns [ErrNoType] when the field is
+// missing, is not a string, or is the empty string. It does not limit
+// the body's size: read the body with a limit first.
 func TypeOf(body []byte, path string) (string, error) {
 	segs, err := fieldPath(path)
 	if err != nil {
 		return "", err
 	}
-	if err := scan(body, defaultMaxDepth); err != nil {
+	t := getTape()
+	defer putTape(t)
+	if !t.parse(body, defaultMaxDepth) {
+		return typeOfSlow(body, path, segs)
+	}
+	s, ok := t.lookup(body, segs)
+	if !ok {
+		return "", noType(path)
+	}
+	return string(s), nil
+}
+
+// typeOfSlow is TypeOf for a body that the tape refused: the checks in
+// turn, so that the error names the first problem, then encoding/json.
+func typeOfSlow(body []byte, path string, segs []string) (string, error) {
+	if err := checkRaw(body, defaultMaxDepth); err != nil {
 		return "", err
 	}
 	// Each level decodes only the names of one object and keeps the values

@@ -100,15 +100,22 @@ type Config struct {
 // against them. Create one with [New]; it is immutable afterwards and safe
 // for concurrent use.
 type Registry struct {
-	schemas       map[string]*jsonschema.Schema
+	schemas       map[string]*compiled
 	types         []string
-	catchAll      *jsonschema.Schema
+	catchAll      *compiled
 	rejectUnknown bool
 	typePath      []string
 	errNoType     error
 	maxViolations int
 	maxDepth      int
 	maxBytes      int64
+}
+
+// compiled is the schema of an event type (or the catch-all).
+type compiled struct {
+	name string // the event type, or the catch-all's name
+	sch  *jsonschema.Schema
+	prog *program // nil: the library validates every body
 }
 
 // source is one schema document before compilation.
@@ -125,7 +132,7 @@ type source struct {
 // so that no schema error can surface while validating a request.
 func New(cfg Config) (*Registry, error) {
 	r := &Registry{
-		schemas:       make(map[string]*jsonschema.Schema),
+		schemas:       make(map[string]*compiled),
 		rejectUnknown: cfg.RejectUnknown,
 		maxViolations: cfg.MaxViolations,
 		maxDepth:      cfg.MaxDepth,
@@ -182,15 +189,16 @@ func New(cfg Config) (*Registry, error) {
 			}
 		}
 	}
-	byKey := make(map[string]*jsonschema.Schema, len(srcs))
+	byKey := make(map[string]*compiled, len(srcs))
 	for _, s := range srcs {
 		sch, err := c.Compile(s.url)
 		if err != nil {
 			return nil, fmt.Errorf("schemas: %s: %v", s.name, reason(err))
 		}
-		byKey[s.key] = sch
+		cs := &compiled{name: s.key, sch: sch, prog: compileProgram(sch)}
+		byKey[s.key] = cs
 		if isEventType(s.key) {
-			r.schemas[s.key] = sch
+			r.schemas[s.key] = cs
 			r.types = append(r.types, s.key)
 		}
 	}
@@ -359,19 +367,52 @@ func (r *Registry) Validate(eventType string, body []byte) (typ string, err erro
 	if int64(len(body)) > r.maxBytes {
 		return eventType, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(body), r.maxBytes)
 	}
-	if err := scan(body, r.maxDepth); err != nil {
-		return eventType, err
+	// One pass over the body checks it (JSON, UTF-8, depth, numbers) and
+	// lays it out as a tape. A body it refuses takes the slow way, which
+	// says why.
+	t := getTape()
+	defer putTape(t)
+	if !t.parse(body, r.maxDepth) {
+		return r.validateSlow(eventType, body)
 	}
-	// JSON text is UTF-8 (RFC 8259 section 8.1). encoding/json would
-	// replace invalid bytes while decoding, so the schema would check a
-	// document other than the bytes forwarded.
-	if !utf8.Valid(body) {
-		return eventType, fmt.Errorf("%w: not valid UTF-8", ErrNotJSON)
+	if eventType == "" {
+		s, ok := t.lookup(body, r.typePath)
+		if !ok {
+			return "", r.errNoType
+		}
+		if sch, catchAll = r.schemaFor(string(s)); sch == nil {
+			if r.rejectUnknown {
+				return string(s), ErrUnknownType
+			}
+			return string(s), nil
+		}
+		eventType = sch.name
+		if catchAll {
+			eventType = string(s)
+		}
+	}
+	// A program answers for valid bodies without building the document.
+	// An invalid body, or one a program cannot judge, goes to the library,
+	// which decides and names the violations.
+	if sch.prog != nil && sch.prog.validate(body, t) {
+		return eventType, nil
+	}
+	doc, _ := t.value(body, 0)
+	return eventType, r.check(sch, eventType, catchAll, doc)
+}
+
+// validateSlow validates a body that the tape refused, as the registry
+// did before it had one: each check in turn, so that the error names the
+// first problem, then decoding with encoding/json.
+func (r *Registry) validateSlow(eventType string, body []byte) (string, error) {
+	if err := checkRaw(body, r.maxDepth); err != nil {
+		return eventType, err
 	}
 	doc, err := decode(body)
 	if err != nil {
 		return eventType, err
 	}
+	sch, catchAll := r.schemaFor(eventType)
 	if eventType == "" {
 		var ok bool
 		if eventType, ok = lookup(doc, r.typePath); !ok {
@@ -387,9 +428,33 @@ func (r *Registry) Validate(eventType string, body []byte) (typ string, err erro
 	return eventType, r.check(sch, eventType, catchAll, doc)
 }
 
+// checkRaw runs the checks that come before decoding, in order: an
+// encoded body, depth and number literals (scan), then UTF-8.
+func checkRaw(body []byte, maxDepth int) error {
+	if isGzip(body) {
+		// No JSON text starts with these bytes.
+		return fmt.Errorf("%w: body is gzip-encoded (content-encoded bodies are not decoded)", ErrNotJSON)
+	}
+	if err := scan(body, maxDepth); err != nil {
+		return err
+	}
+	// JSON text is UTF-8 (RFC 8259 section 8.1). encoding/json would
+	// replace invalid bytes while decoding, so the schema would check a
+	// document other than the bytes forwarded.
+	if !utf8.Valid(body) {
+		return fmt.Errorf("%w: not valid UTF-8", ErrNotJSON)
+	}
+	return nil
+}
+
+// isGzip reports whether body starts with the gzip magic number.
+func isGzip(body []byte) bool {
+	return len(body) >= 2 && body[0] == 0x1f && body[1] == 0x8b
+}
+
 // schemaFor returns the schema for an event type, and whether it is the
 // catch-all.
-func (r *Registry) schemaFor(eventType string) (*jsonschema.Schema, bool) {
+func (r *Registry) schemaFor(eventType string) (*compiled, bool) {
 	if eventType == "" {
 		return nil, false
 	}
@@ -404,13 +469,13 @@ func (r *Registry) schemaFor(eventType string) (*jsonschema.Schema, bool) {
 // fuzz tests look for it.
 var errValidator = errors.New("schemas: internal validator error")
 
-func (r *Registry) check(sch *jsonschema.Schema, typ string, catchAll bool, doc any) (err error) {
+func (r *Registry) check(sch *compiled, typ string, catchAll bool, doc any) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("%w validating %q", errValidator, typ)
 		}
 	}()
-	verr := sch.Validate(doc)
+	verr := sch.sch.Validate(doc)
 	if verr == nil {
 		return nil
 	}

@@ -1,7 +1,10 @@
 package schemas
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -17,5 +20,47 @@ func TestInvalidUTF8IsNotJSON(t *testing.T) {
 	}
 	if _, err := reg.Validate("a", []byte(`{"name":"é ✓"}`)); err != nil {
 		t.Fatalf("valid UTF-8: %v", err)
+	}
+}
+
+// TestTypeOfInvalidUTF8 (issue 13): TypeOf read a type from a body that
+// Validate refuses, replacing the invalid byte with U+FFFD
+// (FuzzTypeOf found {"type":"\x88"}). Both refuse it now.
+func TestTypeOfInvalidUTF8(t *testing.T) {
+	body := []byte("{\"type\":\"\x88\"}")
+	if typ, err := TypeOf(body, ""); !errors.Is(err, ErrNotJSON) || typ != "" {
+		t.Errorf("TypeOf = %q, %v; want ErrNotJSON", typ, err)
+	}
+	reg, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Validate("", body); !errors.Is(err, ErrNotJSON) {
+		t.Errorf("Validate = %v, want ErrNotJSON", err)
+	}
+}
+
+// TestGzipBody (issue 13): a gzip-encoded body is refused as not JSON,
+// saying that it is encoded rather than that it is not UTF-8 (the
+// reason stays payload_not_json).
+func TestGzipBody(t *testing.T) {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write([]byte(`{"type":"a"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := New(Config{Schemas: map[string][]byte{"a": []byte(`{"type":"object"}`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, verr := reg.Validate("a", buf.Bytes())
+	_, terr := TypeOf(buf.Bytes(), "")
+	for _, err := range []error{verr, terr} {
+		if !errors.Is(err, ErrNotJSON) || !strings.Contains(err.Error(), "gzip-encoded") {
+			t.Errorf("err = %v, want ErrNotJSON saying the body is gzip-encoded", err)
+		}
 	}
 }
