@@ -79,6 +79,7 @@ func (api *AdminAPI) Routes() []caddy.AdminRoute {
 		{Pattern: "/hookgate/purge", Handler: caddy.AdminHandlerFunc(api.purge)},
 		{Pattern: "/hookgate/stream", Handler: caddy.AdminHandlerFunc(api.stream)},
 		{Pattern: "/hookgate/health", Handler: caddy.AdminHandlerFunc(api.health)},
+		{Pattern: "/hookgate/", Handler: caddy.AdminHandlerFunc(api.console)},
 	}
 }
 

@@ -215,7 +215,7 @@ func days(d time.Duration) string {
 	if d < 48*time.Hour {
 		return fmt.Sprintf("%.0f h", math.Ceil(d.Hours()))
 	}
-	return fmt.Sprintf("%.0f days", math.Floor(d.Hours()/24))
+	return fmt.Sprintf("%.0f days", math.Round(d.Hours()/24))
 }
 
 // percentileMS returns the p-th percentile of ds (nearest rank), in ms.
