@@ -23,7 +23,8 @@
 # Settings (environment):
 #   REPS=3  DURATION=6s  WARMUP=1s  SIZES="1024 65536"  CONNS="64 8"
 #   TARGETS="a b c d e f g h"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
-#   DRAIN_EVENTS=50000 (the backlog of (h))
+#   DRAIN_EVENTS=50000 (the backlog of (h))  DRAIN_CONCURRENCY= (its deliver
+#              block's concurrency while draining; empty: the default, 16)
 #   REDIS_POOL=128 (go-redis pool of (d) and (e))
 #   MAX_IN_FLIGHT= (redis max_in_flight of (d) and (e): a number, or off;
 #              empty: the module's default)
@@ -42,6 +43,7 @@ SIZES=${SIZES:-"1024 65536"}
 CONNS=${CONNS:-"64 8"}
 TARGETS=${TARGETS:-"a b c d e f g h"}
 DRAIN_EVENTS=${DRAIN_EVENTS:-50000}
+DRAIN_CONCURRENCY=${DRAIN_CONCURRENCY:-}
 PIN=${PIN:-1}
 REDIS_POOL=${REDIS_POOL:-128}
 MAX_IN_FLIGHT=${MAX_IN_FLIGHT:-}
@@ -223,7 +225,8 @@ drain_run() {
 	app=$!
 	PIDS+=("$app")
 	wait_port "$DRAIN_UP" "app (h)"
-	write_conf h "${PORT[h]}" "${ADMIN[h]}" "$(deliver_verify async "$dir" "http://127.0.0.1:$DRAIN_UP/")" ""
+	write_conf h "${PORT[h]}" "${ADMIN[h]}" \
+		"$(deliver_verify async "$dir" "http://127.0.0.1:$DRAIN_UP/" "${DRAIN_CONCURRENCY:+concurrency $DRAIN_CONCURRENCY}")" ""
 	start_gateway h "$OUT/conf/h.Caddyfile"
 	gw=$GW
 	if [ "$PROFILE" = h ] && [ -z "$profiled" ]; then
@@ -309,7 +312,7 @@ if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
 	echo "- ×(b): median over repetitions of req/s ÷ (b)'s req/s in the same repetition; p50 −(b): likewise for the median latency"
 	echo "- gateway CPU µs/req: user+system CPU of the gateway process (for (a): the upstream) per request, warm-up included, from /proc; ×(b) by CPU: (b)'s ÷ this one's, the throughput ratio on a dedicated core. Redis CPU: redis-server's, per request"
 	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL, max_in_flight ${MAX_IN_FLIGHT:-default}; (e): schema bench/schemas, rate_limit 10000000/s"
-	echo "- (f), (g), (h): \`deliver\` with \`store embedded\` in $STORES (its file system: $(df -T "$STORES" | awk 'NR==2 {print $2}')), every other setting at its default (concurrency 16); (h): a backlog of $DRAIN_EVENTS events, once per repetition"
+	echo "- (f), (g), (h): \`deliver\` with \`store embedded\` in $STORES (its file system: $(df -T "$STORES" | awk 'NR==2 {print $2}')), every other setting at its default (concurrency 16); (h): a backlog of $DRAIN_EVENTS events, once per repetition, drained at concurrency ${DRAIN_CONCURRENCY:-16}"
 	echo
 	"$LOADGEN" table -in "$OUT/results.jsonl"
 	echo "### Redis commands over the whole run"
