@@ -24,7 +24,7 @@ var (
 func newKeyExpiry() *prometheus.GaugeVec {
 	return prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "caddy", Subsystem: "webhook", Name: "key_expiry_timestamp_seconds",
-		Help: "When each configured key (by its name, never its value) stops verifying, Unix seconds; keys without an expiry are absent.",
+		Help: "When each configured key (by its name, never its value) stops verifying, Unix seconds; +Inf for a key without expiry.",
 	}, []string{"source", "key"})
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/verify"
 )
 
@@ -36,7 +38,7 @@ const (
 // provisionConsole ties the handler to the hookgate app's live stream and
 // console: its decisions are published to the app's feed, its source and
 // keys' expiries are registered (for the console's health), and each key
-// with an expiry sets caddy_webhook_key_expiry_timestamp_seconds.
+// sets caddy_webhook_key_expiry_timestamp_seconds (+Inf without expiry).
 func (h *Handler) provisionConsole(ctx caddy.Context, keys []verify.Key) error {
 	v, err := ctx.App("hookgate")
 	if err != nil {
@@ -47,11 +49,23 @@ func (h *Handler) provisionConsole(ctx caddy.Context, keys []verify.Key) error {
 	si := sourceInfo{Name: h.Source, Scheme: h.Scheme, Deliver: h.relay != nil}
 	for _, k := range keys {
 		si.Keys = append(si.Keys, keyInfo{Name: k.Name, Expires: k.Expires})
-		if !k.Expires.IsZero() && !h.DisableMetrics && app.console.keyExpiry != nil {
-			app.console.keyExpiry.WithLabelValues(h.Source, k.Name).Set(float64(k.Expires.Unix()))
+		if !h.DisableMetrics && app.console.keyExpiry != nil {
+			// A key without expiry never expires: +Inf, so that "every
+			// key of the source expires soon" is max by (source) < 7d.
+			at := math.Inf(1)
+			if !k.Expires.IsZero() {
+				at = float64(k.Expires.Unix())
+			}
+			app.console.keyExpiry.WithLabelValues(h.Source, k.Name).Set(at)
 		}
 	}
 	app.console.addSource(si)
+	if h.metrics != nil {
+		// The source's verified-requests series exists from the start, at
+		// 0: "no verified event in the last hour" then holds after a
+		// restart too (monitoring/'s HookgateSourceSilent).
+		h.metrics.m.requests.WithLabelValues(h.Source, string(receive.OutcomeForwarded), "")
+	}
 	return nil
 }
 
