@@ -33,6 +33,8 @@ const (
 	// maxStreamResume bounds the recorded events the store resumes a
 	// stream with; past it, a "gap" event says so.
 	maxStreamResume = 1000
+	// streamBatch bounds the bytes of frames written at once.
+	streamBatch = 32 << 10
 )
 
 // provisionConsole ties the handler to the hookgate app's live stream and
@@ -134,6 +136,7 @@ func serveStream(w http.ResponseWriter, r *http.Request, f *feed, engines []*del
 	}
 	tick := time.NewTicker(ping)
 	defer tick.Stop()
+	var batch []byte
 	for {
 		select {
 		case <-r.Context().Done():
@@ -141,7 +144,25 @@ func serveStream(w http.ResponseWriter, r *http.Request, f *feed, engines []*del
 		case <-done:
 			return nil // the admin server was replaced: reconnect to the new one
 		case ev, open := <-sub.ch:
-			if !open || !write(ev.sse()) {
+			if !open {
+				return nil
+			}
+			// The frames waiting behind it go in the same write: one
+			// system call per burst rather than per event.
+			batch = append(batch[:0], ev.sse()...)
+		more:
+			for len(batch) < streamBatch {
+				select {
+				case ev, open = <-sub.ch:
+					if !open {
+						break more
+					}
+					batch = append(batch, ev.sse()...)
+				default:
+					break more
+				}
+			}
+			if !write(batch) || !open {
 				return nil
 			}
 		case <-tick.C:

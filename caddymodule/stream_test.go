@@ -396,3 +396,57 @@ func BenchmarkFeedFanout(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkStreamFanoutHTTP is BenchmarkFeedFanout through real SSE
+// connections over loopback: each subscriber's goroutine writes and
+// flushes every frame (one write system call per event and subscriber),
+// and n clients in this process read them. The clients' reading is in
+// the figure too, so it overstates the gateway's share.
+func BenchmarkStreamFanoutHTTP(b *testing.B) {
+	for _, n := range []int{1, 10, 100} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			f := newFeed(feedRing, b.N+16, time.Now)
+			done := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_ = serveStream(w, r, f, nil, "", done, time.Hour)
+			}))
+			defer srv.Close()
+			var wg sync.WaitGroup
+			for range n {
+				resp, err := http.Get(srv.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				br := bufio.NewReader(resp.Body)
+				if _, err := br.ReadString('\n'); err != nil { // retry:
+					b.Fatal(err)
+				}
+				wg.Go(func() {
+					defer resp.Body.Close()
+					for got := 0; got < b.N; {
+						line, err := br.ReadSlice('\n')
+						if err != nil && err != bufio.ErrBufferFull {
+							return
+						}
+						if len(line) > 5 && string(line[:5]) == "data:" {
+							got++
+						}
+					}
+				})
+			}
+			for f.subscribers() < n {
+				time.Sleep(time.Millisecond)
+			}
+			b.ResetTimer()
+			for range b.N {
+				f.publish(&streamEvent{Kind: kindVerified, Source: "github", EventID: "evt_0123456789", Type: "push", Status: 202, Recorded: true})
+			}
+			wg.Wait()
+			b.StopTimer()
+			close(done)
+			if f.dropped.Load() != 0 {
+				b.Fatalf("%d subscribers cut off", f.dropped.Load())
+			}
+		})
+	}
+}
