@@ -3,6 +3,7 @@ package caddymodule
 import (
 	"crypto/rand"
 	"encoding/json"
+	"hash/maphash"
 	"strconv"
 	"strings"
 	"sync"
@@ -132,12 +133,10 @@ type feed struct {
 
 	// The events of first attempts waiting for their decision, and the
 	// keys of recent decisions (see hold).
-	held        map[eventKey][]held
-	nHeld       int
-	sweeping    bool
-	decided     map[eventKey]bool
-	decidedRing []eventKey
-	decidedAt   int
+	held     map[eventKey][]held
+	nHeld    int
+	sweeping bool
+	decided  [keptKeys]eventKey // direct-mapped by key: recent decisions
 
 	dropped atomic.Uint64
 }
@@ -221,11 +220,25 @@ func (f *feed) publishLocked(ev *streamEvent) {
 const (
 	holdFor  = 5 * time.Second
 	maxHeld  = 1024 // events waiting at once; past it, published at once
-	keptKeys = 1024 // recent decisions remembered
+	keptKeys = 4096 // recent decisions remembered (fewer on a slot collision)
 )
 
-// eventKey names an event: source and id.
-type eventKey [2]string
+// eventKey names an event by a hash of its source and id: cheap to
+// keep and compare on every request. A collision at worst lets one event
+// of a first attempt out before its decision.
+type eventKey uint64
+
+// keyOf returns the key of source/id.
+func keyOf(source, id string) eventKey {
+	var h maphash.Hash
+	h.SetSeed(keySeed)
+	h.WriteString(source)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return eventKey(h.Sum64())
+}
+
+var keySeed = maphash.MakeSeed()
 
 // held is a stream event waiting for its event's decision.
 type held struct {
@@ -236,7 +249,7 @@ type held struct {
 // hold keeps ev until the decision of key is published, unless that
 // decision was already published. f.mu is held.
 func (f *feed) hold(key eventKey, ev *streamEvent) bool {
-	if f.decided[key] || f.nHeld >= maxHeld {
+	if f.decided[key%keptKeys] == key || f.nHeld >= maxHeld {
 		return false
 	}
 	if f.held == nil {
@@ -254,22 +267,14 @@ func (f *feed) hold(key eventKey, ev *streamEvent) bool {
 // decide remembers that key's decision was published, and publishes the
 // events that waited for it. f.mu is held.
 func (f *feed) decide(key eventKey) {
-	if f.decided == nil {
-		f.decided = map[eventKey]bool{}
-		f.decidedRing = make([]eventKey, keptKeys)
+	f.decided[key%keptKeys] = key
+	if hs, ok := f.held[key]; ok {
+		for _, h := range hs {
+			f.publishLocked(h.ev)
+		}
+		f.nHeld -= len(hs)
+		delete(f.held, key)
 	}
-	if !f.decided[key] {
-		old := f.decidedRing[f.decidedAt%keptKeys]
-		delete(f.decided, old)
-		f.decidedRing[f.decidedAt%keptKeys] = key
-		f.decidedAt++
-		f.decided[key] = true
-	}
-	for _, h := range f.held[key] {
-		f.publishLocked(h.ev)
-	}
-	f.nHeld -= len(f.held[key])
-	delete(f.held, key)
 }
 
 // releaseStale publishes the events that waited past their time (a
@@ -324,8 +329,9 @@ func (f *feed) decision(d *receive.Decision, recorded bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.publishLocked(ev)
-	if ev.EventID != "" {
-		f.decide(eventKey{ev.Source, ev.EventID})
+	if recorded && ev.EventID != "" {
+		// Only a recorded event has attempts that may wait for it.
+		f.decide(keyOf(ev.Source, ev.EventID))
 	}
 }
 
@@ -361,7 +367,7 @@ func (f *feed) notice(n *delivery.Notice) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if n.Number == 1 && f.hold(eventKey{ev.Source, ev.EventID}, ev) {
+	if n.Number == 1 && f.hold(keyOf(ev.Source, ev.EventID), ev) {
 		return
 	}
 	f.publishLocked(ev)
