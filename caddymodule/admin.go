@@ -15,7 +15,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/hookgate/hookgate/delivery"
 )
@@ -48,8 +47,7 @@ type AdminAPI struct {
 	// done is closed when the config this router was loaded with is
 	// unloaded (Caddy replaced the admin server): streams end then, and
 	// their clients reconnect to the new server.
-	done   <-chan struct{}
-	logger *zap.Logger
+	done <-chan struct{}
 	// ping is the interval of the stream's keep-alive comments.
 	ping time.Duration
 }
@@ -63,7 +61,6 @@ func (*AdminAPI) CaddyModule() caddy.ModuleInfo {
 // that admin routers never get.
 func (api *AdminAPI) Provision(ctx caddy.Context) error {
 	api.done = ctx.Done()
-	api.logger = ctx.Logger()
 	api.ping = defaultStreamPing
 	return nil
 }
