@@ -84,7 +84,7 @@ func TestDelivery(t *testing.T) {
 			mode: "on_failure", store: storeRedis, gateways: 1, senderRetries: true,
 			redisArgs: []string{"--appendonly", "yes", "--appendfsync", "always"},
 			span:      time.Duration(size.events) * time.Second / 200,
-			pending: "deliver { store redis } is wired; this harness needs testredis.Restart to keep the server's --dir (AOF): it starts an empty server",
+			pending:   "deliver { store redis } is wired; this harness needs testredis.Restart to keep the server's --dir (AOF): it starts an empty server",
 			inject: func(t *testing.T, env *deliveryEnv, start time.Time) string {
 				sleepUntil(start.Add(env.span / 3))
 				env.redis.Stop()
