@@ -69,14 +69,19 @@ func TestDelivery(t *testing.T) {
 		{
 			name: "4. two gateways sharing Redis, one SIGKILLed mid-delivery",
 			mode: "async", store: storeRedis, gateways: 2,
-			span:    time.Duration(size.events) * time.Second / 200,
-			pending: "deliver { store redis } is wired; this harness (two gateways on one Redis, one SIGKILLed) is the next step",
+			// The app takes 100 ms per event, so that the killed gateway
+			// holds leases on deliveries under way, which the other must
+			// take over once they expire.
+			appLatency: 100 * time.Millisecond,
+			span:       time.Duration(size.events) * time.Second / 200,
 			inject: func(t *testing.T, env *deliveryEnv, start time.Time) string {
 				sleepUntil(start.Add(env.span / 2))
-				// A load balancer's health check takes it out first.
-				env.out[0].Store(true)
 				env.kill(0)
-				return fmt.Sprintf("gateway 1 of 2 SIGKILLed at t=%.1f s, not restarted", time.Since(start).Seconds())
+				// A load balancer's health check takes it out of the
+				// rotation a moment later.
+				time.Sleep(200 * time.Millisecond)
+				env.out[0].Store(true)
+				return fmt.Sprintf("gateway 1 of 2 SIGKILLed at t=%.1f s, out of the rotation 0.2 s later, not restarted", time.Since(start).Seconds()-0.2)
 			},
 		},
 		{
@@ -171,6 +176,8 @@ type deliveryScenario struct {
 	pending string
 	// fault decides what the app does with each arrival; nil: nothing.
 	fault func(id string, arrival int) fault
+	// appLatency is how long the app works on each event it accepts.
+	appLatency time.Duration
 	// span paces the events over at least this long, so that the fault
 	// lands in the middle of the traffic.
 	span time.Duration
@@ -294,6 +301,7 @@ type deliveryResult struct {
 func runDelivery(t *testing.T, sc deliveryScenario, n int) deliveryResult {
 	env := &deliveryEnv{span: sc.span}
 	env.app = newApp(t, sc.fault, 3*attemptTimeout)
+	env.app.latency = sc.appLatency
 	secret := newSecret()
 
 	store := ""

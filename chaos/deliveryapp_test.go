@@ -29,6 +29,9 @@ type app struct {
 	// hangLimit bounds a hang the gateway never gives up on; the hang
 	// then ends with 503 (not recorded).
 	hangLimit time.Duration
+	// latency is how long the app works on an event it accepts before it
+	// answers 2xx; a request given up meanwhile is not recorded.
+	latency time.Duration
 
 	mu       sync.Mutex
 	srv      *http.Server
@@ -156,6 +159,13 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, `{"error":"injected hang"}`, http.StatusServiceUnavailable)
 		}
 		return
+	}
+	if a.latency > 0 {
+		select {
+		case <-time.After(a.latency):
+		case <-r.Context().Done():
+			return // the gateway went away: rolled back
+		}
 	}
 	a.mu.Lock()
 	ev.delivered = append(ev.delivered, time.Now())
