@@ -53,10 +53,12 @@ type App struct {
 	relays map[string][]*relay.Relay // store key -> relays registered in Provision
 	specs  map[string]storeSpec      // store key -> where the store lives
 
-	engines atomic.Pointer[map[string]*delivery.Engine] // set by Start
-	cancel  context.CancelFunc
-	running sync.WaitGroup
-	held    []string // pool keys taken in Start
+	engines   atomic.Pointer[map[string]*delivery.Engine] // set by Start
+	started   chan struct{}                               // closed when Start has run (or failed) or Stop
+	startOnce sync.Once                                   // closes started
+	cancel    context.CancelFunc
+	running   sync.WaitGroup
+	held      []string // pool keys taken in Start
 
 	console console // the events API, live stream and console (admin.go)
 }
@@ -72,6 +74,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.relays = map[string][]*relay.Relay{}
 	a.specs = map[string]storeSpec{}
+	a.started = make(chan struct{})
 	return a.console.provision(ctx)
 }
 
@@ -102,23 +105,66 @@ func (a *App) register(s storeSpec, rl *relay.Relay) {
 	a.specs[s.key()] = s
 }
 
-// engineFor returns the running engine of store s, nil before Start or
-// after Stop.
+// engineWait bounds how long a request waits for the app's Start (see
+// engineFor).
+var engineWait = 5 * time.Second
+
+// engineFor returns the engine of store s for a relay. Outside of Start
+// and Stop, that is this app's engine. Two windows need more:
+//
+//   - Before Start: Caddy starts its apps in no fixed order, so the http
+//     app may serve a webhook before this app has opened its stores. The
+//     request waits for Start, at most engineWait, rather than answering
+//     503 to a provider that may never retry.
+//   - After Stop: across a reload, a request still in flight on the old
+//     configuration's server is recorded by the app that replaced this
+//     one: it runs an engine over the same store.
+//
+// It returns nil when no engine runs (the relay answers 503).
 func (a *App) engineFor(s storeSpec) func() *delivery.Engine {
 	key := s.key()
 	return func() *delivery.Engine {
-		if m := a.engines.Load(); m != nil {
-			return (*m)[key]
+		if e := a.engine(key); e != nil {
+			return e
+		}
+		select {
+		case <-a.started:
+		default:
+			t := time.NewTimer(engineWait)
+			select {
+			case <-a.started:
+			case <-t.C:
+			}
+			t.Stop()
+			if e := a.engine(key); e != nil {
+				return e
+			}
+		}
+		if cur := running.Load(); cur != nil && cur != a {
+			return cur.engine(key)
 		}
 		return nil
 	}
 }
+
+// engine returns the engine of the store with key, nil before Start or
+// after Stop.
+func (a *App) engine(key string) *delivery.Engine {
+	if m := a.engines.Load(); m != nil {
+		return (*m)[key]
+	}
+	return nil
+}
+
+// markStarted releases the requests waiting in engineFor.
+func (a *App) markStarted() { a.startOnce.Do(func() { close(a.started) }) }
 
 // Start checks where webhook_event matchers run, opens the stores and
 // starts one engine per store.
 func (a *App) Start() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer a.markStarted()
 	if a.checkMatchers.Load() {
 		v, err := a.ctx.App("http")
 		if err != nil {
@@ -159,6 +205,7 @@ func (a *App) Stop() error {
 	defer a.mu.Unlock()
 	running.CompareAndSwap(a, nil)
 	a.engines.Store(nil)
+	a.markStarted()
 	if a.cancel != nil {
 		a.cancel()
 	}
