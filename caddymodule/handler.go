@@ -509,6 +509,9 @@ func (h *Handler) Cleanup() error {
 		_, _ = pool.Delete(k)
 	}
 	h.poolKeys = nil
+	if h.relay != nil {
+		h.relay.Close()
+	}
 	return nil
 }
 

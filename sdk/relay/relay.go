@@ -128,7 +128,10 @@ type Config struct {
 	// Client makes the attempts.
 	//
 	// default: a client that follows no redirects (an app's redirect is
-	// an answer, not a delivery)
+	// an answer, not a delivery), over its own transport that keeps up to
+	// DefaultIdleConns idle connections to each destination (Go's default
+	// transport keeps 2: at a few thousand events a second, the rest
+	// would be dialled and closed per attempt). [Relay.Close] closes them.
 	Client *http.Client
 	// Attest, when set, re-signs every attempt with the gateway's key.
 	Attest *receive.Attester
@@ -188,7 +191,10 @@ func New(cfg Config) (*Relay, error) {
 		cfg.RetryAfter = 5 * time.Second
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		cfg.Client = &http.Client{
+			Transport:     newTransport(),
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -227,6 +233,25 @@ func New(cfg Config) (*Relay, error) {
 	}
 	return rl, nil
 }
+
+// DefaultIdleConns is how many idle connections the default client keeps
+// to each destination: about the attempts a busy gateway has under way at
+// once (live attempts plus every destination's Concurrency).
+const DefaultIdleConns = 256
+
+// newTransport returns the default client's transport: Go's default one,
+// with DefaultIdleConns idle connections per host.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 0 // no limit across hosts; per host below
+	t.MaxIdleConnsPerHost = DefaultIdleConns
+	return t
+}
+
+// Close closes the idle connections of the relay's client. The relay
+// stays usable (a later attempt dials again); a gateway calls Close when
+// its configuration is unloaded.
+func (rl *Relay) Close() { rl.cfg.Client.CloseIdleConnections() }
 
 // Destinations returns the engine's destinations for this relay's
 // targets.

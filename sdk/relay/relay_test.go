@@ -2,7 +2,9 @@ package relay_test
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,13 +34,14 @@ type fixture struct {
 	got    []http.Header
 	engine atomic.Pointer[delivery.Engine]
 	signer *verify.Signer
+	dials  atomic.Int64 // connections the app accepted
 }
 
 func newFixture(t *testing.T, mode relay.Mode) *fixture {
 	t.Helper()
 	f := &fixture{t: t}
 	f.status.Store(200)
-	f.app = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.app = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		st := int(f.status.Load())
 		if st/100 == 2 {
 			f.mu.Lock()
@@ -49,6 +52,12 @@ func newFixture(t *testing.T, mode relay.Mode) *fixture {
 		w.WriteHeader(st)
 		_, _ = io.WriteString(w, `{"ok":true}`)
 	}))
+	f.app.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			f.dials.Add(1)
+		}
+	}
+	f.app.Start()
 	t.Cleanup(f.app.Close)
 
 	s, _ := verify.Preset("standard")
@@ -187,5 +196,30 @@ func TestRelayConfigErrors(t *testing.T) {
 		if _, err := relay.New(cfg); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s: err %v, want one naming it", name, err)
 		}
+	}
+}
+
+// The relay's default client keeps its connections to the app: waves of
+// concurrent live deliveries reuse them instead of dialling one per
+// attempt (Go's default transport keeps 2 idle per host).
+func TestRelayKeepsConnections(t *testing.T) {
+	f := newFixture(t, relay.OnFailure)
+	const waves, width = 4, 16
+	for w := range waves {
+		var wg sync.WaitGroup
+		for i := range width {
+			wg.Go(func() {
+				if resp, _ := f.send(fmt.Sprintf("msg_%d_%d", w, i)); resp.StatusCode != 200 {
+					t.Errorf("status %d, want the app's 200", resp.StatusCode)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	// At most one connection per attempt under way at once (width), and a
+	// few more when a dial races a connection coming back; with 2 idle
+	// connections kept, each wave after the first would dial ~width-2.
+	if n := f.dials.Load(); n > width+width/2 {
+		t.Errorf("the app accepted %d connections for %d deliveries in waves of %d: connections are not reused", n, waves*width, width)
 	}
 }
