@@ -11,6 +11,11 @@
 #       delivery, issue 15): the generator then waits until the backlog
 #       is delivered, and measures the run with its delivery included
 #   (g) (c) delivering with `deliver` on_failure, embedded store, healthy app
+#   (i) (f) with `store redis` and Redis dedup: the store several
+#       gateways share (durable delivery, issue 15)
+#   (j) (f) with three deliver blocks, each with a CEL filter on the
+#       payload; one of the three matches every event (routing by
+#       content, issue 17): held to (f), one destination, same run
 #   (h) drain: a gateway records DRAIN_EVENTS 1 KiB events with the app
 #       down, stops; the app comes up; the gateway starts again on the
 #       same store and delivers the backlog; its rate (once per
@@ -22,7 +27,7 @@
 #
 # Settings (environment):
 #   REPS=3  DURATION=6s  WARMUP=1s  SIZES="1024 65536"  CONNS="64 8"
-#   TARGETS="a b c d e f g h"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
+#   TARGETS="a b c d e f g h i j"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
 #   DRAIN_EVENTS=50000 (the backlog of (h))  DRAIN_CONCURRENCY= (its deliver
 #              block's concurrency while draining; empty: the default, 16)
 #   REDIS_POOL=128 (go-redis pool of (d) and (e))
@@ -41,7 +46,7 @@ DURATION=${DURATION:-6s}
 WARMUP=${WARMUP:-1s}
 SIZES=${SIZES:-"1024 65536"}
 CONNS=${CONNS:-"64 8"}
-TARGETS=${TARGETS:-"a b c d e f g h"}
+TARGETS=${TARGETS:-"a b c d e f g h i j"}
 DRAIN_EVENTS=${DRAIN_EVENTS:-50000}
 DRAIN_CONCURRENCY=${DRAIN_CONCURRENCY:-}
 PIN=${PIN:-1}
@@ -83,10 +88,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mapfile -t P < <("$LOADGEN" ports 17)
+mapfile -t P < <("$LOADGEN" ports 21)
 UP=${P[0]} REDIS=${P[1]} DRAIN_UP=${P[16]}
-declare -A PORT=([a]=${P[0]} [b]=${P[2]} [c]=${P[3]} [d]=${P[4]} [e]=${P[5]} [f]=${P[10]} [g]=${P[11]} [h]=${P[12]})
-declare -A ADMIN=([b]=${P[6]} [c]=${P[7]} [d]=${P[8]} [e]=${P[9]} [f]=${P[13]} [g]=${P[14]} [h]=${P[15]})
+declare -A PORT=([a]=${P[0]} [b]=${P[2]} [c]=${P[3]} [d]=${P[4]} [e]=${P[5]} [f]=${P[10]} [g]=${P[11]} [h]=${P[12]} [i]=${P[17]} [j]=${P[18]})
+declare -A ADMIN=([b]=${P[6]} [c]=${P[7]} [d]=${P[8]} [e]=${P[9]} [f]=${P[13]} [g]=${P[14]} [h]=${P[15]} [i]=${P[19]} [j]=${P[20]})
 
 wait_port() { # port name
 	for _ in $(seq 1 200); do
@@ -160,8 +165,37 @@ declare -A VERIFY=(
 	}"
 	[f]="$(deliver_verify async "$STORES/f")"
 	[g]="$(deliver_verify on_failure "$STORES/g")"
+	[i]="webhook_verify standard {
+		source bench
+		secret $SECRET
+		$REDIS_DEDUP
+		deliver http://127.0.0.1:$UP/ {
+			mode async
+			store redis
+		}
+	}"
+	[j]="webhook_verify standard {
+		source bench
+		secret $SECRET
+		dedup memory
+		deliver http://127.0.0.1:$UP/ {
+			mode async
+			store embedded $STORES/j
+			filter \"payload.data.currency == 'USD'\"
+		}
+		deliver http://127.0.0.1:$UP/ {
+			mode async
+			store embedded $STORES/j
+			filter \"payload.type.startsWith('refund.')\"
+		}
+		deliver http://127.0.0.1:$UP/ {
+			mode async
+			store embedded $STORES/j
+			filter \"payload.data.amount >= 10000\"
+		}
+	}"
 )
-declare -A HANDLER=([b]=$PROXY [c]=$PROXY [d]=$PROXY [e]=$PROXY [f]="" [g]="")
+declare -A HANDLER=([b]=$PROXY [c]=$PROXY [d]=$PROXY [e]=$PROXY [f]="" [g]="" [i]="" [j]="")
 
 # write_conf target site-port admin-port verify handler: a gateway's
 # Caddyfile, in $OUT/conf/<target>.Caddyfile.
@@ -190,7 +224,7 @@ start_gateway() {
 	PIDS+=("$GW")
 }
 
-for t in b c d e f g; do
+for t in b c d e f g i j; do
 	case " $TARGETS " in *" $t "*) ;; *) continue ;; esac
 	# The upstream keep-alive pool is raised above the highest connection
 	# count: Caddy's default keeps 32 idle connections per host and would
@@ -286,7 +320,7 @@ for rep in $(seq 1 "$REPS"); do
 					continue
 				fi
 				settle=()
-				case $t in f | g) settle=(-settle "127.0.0.1:${ADMIN[$t]}") ;; esac
+				case $t in f | g | i | j) settle=(-settle "127.0.0.1:${ADMIN[$t]}") ;; esac
 				if [ -n "$PROFILE" ] && [ "$t" = "$PROFILE" ] && [ -z "$profiled" ] && [ "$size" = 1024 ]; then
 					profiled=1
 					(sleep 1.5; curl -s -o "$OUT/$t.cpu.pprof" "http://127.0.0.1:${ADMIN[$t]}/debug/pprof/profile?seconds=5") &
@@ -312,7 +346,7 @@ if [ -n "$PROF_PID" ]; then wait "$PROF_PID" || true; fi
 	echo "- ×(b): median over repetitions of req/s ÷ (b)'s req/s in the same repetition; p50 −(b): likewise for the median latency"
 	echo "- gateway CPU µs/req: user+system CPU of the gateway process (for (a): the upstream) per request, warm-up included, from /proc; ×(b) by CPU: (b)'s ÷ this one's, the throughput ratio on a dedicated core. Redis CPU: redis-server's, per request"
 	echo "- gateways: Caddy with upstream keep-alive pool 512; (d) and (e): Redis pool_size $REDIS_POOL, max_in_flight ${MAX_IN_FLIGHT:-default}; (e): schema bench/schemas, rate_limit 10000000/s"
-	echo "- (f), (g), (h): \`deliver\` with \`store embedded\` in $STORES (its file system: $(df -T "$STORES" | awk 'NR==2 {print $2}')), every other setting at its default (concurrency 16); (h): a backlog of $DRAIN_EVENTS events, once per repetition, drained at concurrency ${DRAIN_CONCURRENCY:-16}"
+	echo "- (f), (g), (h): \`deliver\` with \`store embedded\` in $STORES (its file system: $(df -T "$STORES" | awk 'NR==2 {print $2}')), every other setting at its default (concurrency 16); (i): \`store redis\` and \`dedup redis\` on the run's Redis (appendonly no: the store's durability is Redis' setting, not measured here); (j): three filtered destinations, one matching each event; (h): a backlog of $DRAIN_EVENTS events, once per repetition, drained at concurrency ${DRAIN_CONCURRENCY:-16}"
 	echo
 	"$LOADGEN" table -in "$OUT/results.jsonl"
 	echo "### Redis commands over the whole run"
