@@ -84,6 +84,18 @@
 // [Engine.ReplayAll]). Retention deletes delivered events after
 // KeepDelivered and dead ones after KeepDead.
 //
+// # Personal data
+//
+// Bodies and headers may hold personal data. With Config.DropPayloads
+// set, the store keeps them only while they may still be delivered: the
+// write that records an event's last delivery delivered also drops its
+// headers and body ([Report.DropPayload]), and the event reads back with
+// [Event.PayloadDropped] and its metadata (source, id, type, times,
+// statuses, attempts) until retention deletes it. Dead events keep
+// theirs so that they can be replayed; a dropped one cannot
+// ([ErrPayloadDropped]). Stores free what they drop; the bytes may
+// remain on disk until the space is reused (see each store).
+//
 // # Observability
 //
 // An [Observer] receives a [Notice] for every attempt, delivery (with the

@@ -141,6 +141,18 @@ type Config struct {
 	// default: 72h (DefaultKeepDelivered) and 30 days (DefaultKeepDead)
 	KeepDelivered, KeepDead time.Duration
 
+	// DropPayloads records metadata only: an event's headers and body are
+	// dropped, in the write that records its last delivery delivered,
+	// once every delivery of it is delivered. What is kept until
+	// retention trims the event is its source, id, type, times,
+	// statuses and attempts. Pending events keep their payload
+	// (delivering needs it), and so do dead ones, so that they can be
+	// replayed; a delivered event whose payload was dropped cannot be
+	// ([ErrPayloadDropped]).
+	//
+	// default: false (payloads are kept until retention trims the event)
+	DropPayloads bool
+
 	// DrainTimeout is how long Run, once its ctx ended, lets attempts
 	// under way finish before it cancels them. A cancelled attempt gives
 	// its lease back without counting as a try.
@@ -179,6 +191,7 @@ type Engine struct {
 	trimInterval  time.Duration
 	keepDelivered time.Duration
 	keepDead      time.Duration
+	dropPayloads  bool
 	drainTimeout  time.Duration
 
 	workers  []*worker
@@ -219,6 +232,7 @@ func New(cfg Config) (*Engine, error) {
 		trimInterval:  cfg.TrimInterval,
 		keepDelivered: cfg.KeepDelivered,
 		keepDead:      cfg.KeepDead,
+		dropPayloads:  cfg.DropPayloads,
 		drainTimeout:  cfg.DrainTimeout,
 		queues:        make(map[Queue]*worker),
 		bySource:      make(map[string][]*worker),
@@ -514,7 +528,8 @@ func (e *Engine) Extend(ctx context.Context, t *Task) error {
 // event's when none is named) pending again, due now, with a fresh
 // budget of attempts and age, whatever their status: a delivered or dead
 // event is delivered again, as a new attempt. It returns ErrNotFound when
-// the event or a destination is not recorded.
+// the event or a destination is not recorded, and ErrPayloadDropped when
+// the event's payload was dropped (Config.DropPayloads).
 func (e *Engine) Replay(ctx context.Context, source, id string, destinations ...string) error {
 	now := e.clock.Now()
 	if len(destinations) == 0 {
@@ -533,7 +548,8 @@ func (e *Engine) Replay(ctx context.Context, source, id string, destinations ...
 
 // ReplayAll replays every event f selects (up to f.Limit when positive),
 // newest first, and returns how many it replayed. Without f.Source it
-// replays the Engine's configured sources. The destinations' Rate and
+// replays the Engine's configured sources. Events whose payload was
+// dropped are passed over, uncounted. The destinations' Rate and
 // Concurrency pace the deliveries that follow.
 func (e *Engine) ReplayAll(ctx context.Context, f Filter) (int, error) {
 	sources := e.sources
@@ -551,7 +567,14 @@ func (e *Engine) ReplayAll(ctx context.Context, f Filter) (int, error) {
 				return n, err
 			}
 			for _, ev := range evs {
-				if err := e.store.Replay(ctx, ev.Source, ev.ID, "", e.clock.Now()); err != nil && !errors.Is(err, ErrNotFound) {
+				if ev.PayloadDropped {
+					continue
+				}
+				err := e.store.Replay(ctx, ev.Source, ev.ID, "", e.clock.Now())
+				switch {
+				case errors.Is(err, ErrPayloadDropped):
+					continue // delivered and dropped since the listing
+				case err != nil && !errors.Is(err, ErrNotFound):
 					return n, err
 				}
 				n++
@@ -571,7 +594,8 @@ func (e *Engine) ReplayAll(ctx context.Context, f Filter) (int, error) {
 }
 
 // Purge deletes the events f selects (up to f.Limit when positive) and
-// returns how many. Their deliveries stop.
+// returns how many: one event with f.Source and f.ID. Their deliveries
+// stop.
 func (e *Engine) Purge(ctx context.Context, f Filter) (int, error) {
 	return e.store.Purge(ctx, f)
 }
@@ -816,6 +840,7 @@ func (w *worker) settle(ctx context.Context, t *Task, r *Result, start, end time
 	err := e.store.Report(ctx, Report{
 		Source: ev.Source, ID: ev.ID, Destination: t.Delivery.Destination, Token: t.Delivery.Token,
 		Attempt: &a, Status: st, NextAt: next, Reason: reason, Now: end, Lazy: true,
+		DropPayload: e.dropPayloads && st == StatusDelivered,
 	})
 	n := Notice{Queue: w.q, ID: ev.ID, Type: ev.Type, Seq: ev.Seq, Attempt: a, Number: t.Attempt, Live: live, Status: st, NextAt: next, Reason: reason}
 	switch {

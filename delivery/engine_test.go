@@ -721,3 +721,73 @@ func TestEngineFinishAfterHangUp(t *testing.T) {
 		t.Fatalf("after Finish: %v, want delivered", d.Status)
 	}
 }
+
+// With DropPayloads, an event delivered in the background or live loses
+// its headers and body in the report's write; a dead one keeps them
+// until a replay delivers it; a dropped one is not replayed. Without it,
+// payloads stay.
+func TestEngineDropPayloads(t *testing.T) {
+	var fail atomic.Bool
+	r := newRig(t, delivery.Config{
+		DropPayloads: true,
+		Destinations: []delivery.Destination{{Source: "github", Name: "app", MaxAttempts: 1}},
+		Attempt: func(ctx context.Context, tk *delivery.Task) delivery.Result {
+			if fail.Load() {
+				return delivery.Result{StatusCode: 500}
+			}
+			return delivery.Result{Delivered: true, StatusCode: 200}
+		},
+	})
+	r.run()
+	ctx := context.Background()
+	dropped := func(id string) {
+		t.Helper()
+		ev := r.get(id)
+		if !ev.PayloadDropped || ev.Body != nil || ev.Header != nil || ev.Type != "push" || ev.Status() != delivery.StatusDelivered {
+			t.Fatalf("%s: dropped %v, body %q, headers %v, type %q, status %v; want delivered, metadata only",
+				id, ev.PayloadDropped, ev.Body, ev.Header, ev.Type, ev.Status())
+		}
+	}
+
+	r.enqueue("background")
+	r.await(delivery.NoticeDelivered, 0)
+	dropped("background")
+
+	live := &delivery.Event{Source: "github", ID: "live", Type: "push", Header: http.Header{"X-Github-Event": {"push"}}, Body: []byte(`{}`)}
+	tk, err := r.e.BeginLive(ctx, live, "app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.e.Finish(ctx, tk, delivery.Result{Delivered: true, StatusCode: 200}); err != nil {
+		t.Fatal(err)
+	}
+	dropped("live")
+
+	fail.Store(true)
+	r.enqueue("dead")
+	r.await(delivery.NoticeDead, 0)
+	if ev := r.get("dead"); ev.PayloadDropped || string(ev.Body) != `{"n":1}` || ev.Header.Get("X-Github-Event") != "push" {
+		t.Fatalf("dead event: dropped %v, body %q, headers %v; want its payload kept", ev.PayloadDropped, ev.Body, ev.Header)
+	}
+	fail.Store(false)
+	if err := r.e.Replay(ctx, "github", "dead"); err != nil {
+		t.Fatalf("Replay of the dead event: %v", err)
+	}
+	r.await(delivery.NoticeDelivered, 0)
+	dropped("dead")
+
+	if err := r.e.Replay(ctx, "github", "background"); !errors.Is(err, delivery.ErrPayloadDropped) {
+		t.Fatalf("Replay of a dropped event: %v, want ErrPayloadDropped", err)
+	}
+	if n, err := r.e.ReplayAll(ctx, delivery.Filter{Status: delivery.StatusDelivered}); err != nil || n != 0 {
+		t.Fatalf("ReplayAll of dropped events: %d, %v; want 0", n, err)
+	}
+
+	k := newRig(t, delivery.Config{})
+	k.run()
+	k.enqueue("kept")
+	k.await(delivery.NoticeDelivered, 0)
+	if ev := k.get("kept"); ev.PayloadDropped || string(ev.Body) != `{"n":1}` {
+		t.Fatalf("without DropPayloads: dropped %v, body %q", ev.PayloadDropped, ev.Body)
+	}
+}

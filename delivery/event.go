@@ -94,6 +94,11 @@ type Event struct {
 	// Body is the raw body, delivered byte for byte. [Store.List] leaves
 	// it out.
 	Body []byte
+	// PayloadDropped reports that the store dropped Header and Body once
+	// every delivery of the event was delivered (an Engine with
+	// Config.DropPayloads): they are nil, and the event can no longer be
+	// replayed. Append refuses an event with it set.
+	PayloadDropped bool
 	// Seq is set by the store on Append: it grows with every event
 	// appended (across the whole store for boltstore, per source for the
 	// Redis store), so it can resume a feed (an SSE Last-Event-ID).
@@ -212,8 +217,9 @@ func (e *Event) Delivery(destination string) *Delivery {
 }
 
 // Validate reports what is wrong with ev as given to [Store.Append]: a
-// source, an id, names within their limits, each destination once, and
-// each delivery pending or delivering (with a token and an expiry).
+// source, an id, names within their limits, its payload, each
+// destination once, and each delivery pending or delivering (with a
+// token and an expiry).
 // Stores call it; an error names the field.
 func (e *Event) Validate() error {
 	if err := CheckName("Event.Source", e.Source); err != nil {
@@ -228,6 +234,8 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("delivery: Event.Type is %d bytes, over %d", len(e.Type), MaxTypeLen)
 	case e.ReceivedAt.IsZero():
 		return errors.New("delivery: Event.ReceivedAt is zero")
+	case e.PayloadDropped:
+		return errors.New("delivery: Event.PayloadDropped is set: an event is appended with its payload")
 	}
 	for i := range e.Deliveries {
 		d := &e.Deliveries[i]

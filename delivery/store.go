@@ -37,6 +37,11 @@ var (
 	// ErrUnknownDestination reports a destination the Engine has no
 	// configuration for.
 	ErrUnknownDestination = errors.New("delivery: unknown destination")
+
+	// ErrPayloadDropped reports a Replay of an event whose headers and
+	// body were dropped once it was delivered ([Report.DropPayload]):
+	// there is nothing left to deliver again. Nothing changed.
+	ErrPayloadDropped = errors.New("delivery: event payload not kept: it cannot be delivered again")
 )
 
 type unavailableError string
@@ -86,7 +91,8 @@ type Store interface {
 	Extend(ctx context.Context, t *Task, until time.Time) error
 
 	// Get returns the event source/id, its headers, body and every
-	// delivery; ErrNotFound if there is none.
+	// delivery; ErrNotFound if there is none. An event whose payload was
+	// dropped comes with Event.PayloadDropped set and no headers or body.
 	Get(ctx context.Context, source, id string) (*Event, error)
 
 	// List returns the events f selects, without their bodies: newest
@@ -99,7 +105,8 @@ type Store interface {
 	// at now, with a fresh budget (Since now, Tries 0); its past attempts
 	// are kept. Any status can be replayed; a delivering one loses its
 	// lease. It returns ErrNotFound when the event or destination is not
-	// recorded.
+	// recorded, and ErrPayloadDropped, changing nothing, when the event's
+	// payload was dropped.
 	Replay(ctx context.Context, source, id, destination string, now time.Time) error
 
 	// Purge deletes the events f selects (f.Before and f.After do not
@@ -127,6 +134,12 @@ type Report struct {
 	NextAt time.Time
 	// Reason says why a dead delivery died. At most MaxErrorLen bytes.
 	Reason string
+	// DropPayload asks the store to drop the event's headers and body, in
+	// the same write, when this report leaves every delivery of the event
+	// delivered; the event then reads back with PayloadDropped set. A
+	// report that leaves a delivery pending, delivering or dead keeps
+	// them: delivering, and replaying, need them.
+	DropPayload bool
 	// Now is when the report is made: FinishedAt of a delivered or dead
 	// delivery.
 	Now time.Time
@@ -142,6 +155,10 @@ type Report struct {
 type Filter struct {
 	// Source, Type: only events with these, when not empty.
 	Source, Type string
+	// ID: only the event with this id, when not empty. With a Source,
+	// stores look it up directly (Purge of one event); without one, they
+	// walk every event.
+	ID string
 	// Status: only events with this status as a whole ([Event.Status]),
 	// when not zero. StatusLeased selects events with a delivery under
 	// way.
@@ -183,10 +200,11 @@ func (f Filter) ListLimit() int {
 	return f.Limit
 }
 
-// Match reports whether ev is selected by f's Source, Type, Status and
-// time fields (not by Before, After or Limit). Stores use it to filter.
+// Match reports whether ev is selected by f's Source, Type, ID, Status
+// and time fields (not by Before, After or Limit). Stores use it to
+// filter.
 func (f *Filter) Match(ev *Event) bool {
-	if f.Source != "" && ev.Source != f.Source || f.Type != "" && ev.Type != f.Type {
+	if f.Source != "" && ev.Source != f.Source || f.Type != "" && ev.Type != f.Type || f.ID != "" && ev.ID != f.ID {
 		return false
 	}
 	if !f.ReceivedAfter.IsZero() && ev.ReceivedAt.Before(f.ReceivedAfter) ||

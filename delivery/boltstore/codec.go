@@ -13,8 +13,17 @@ import (
 // and its body as another, so that an attempt's report rewrites a few
 // hundred bytes, not the body. Values start with a format version; times
 // are Unix milliseconds (0 for the zero time), latencies microseconds.
+// A flags byte may follow the deliveries; records without flags end
+// before it (older ones always do).
 
 const formatV1 = 1
+
+// Event record flags.
+const (
+	// flagPayloadDropped: the event's headers and body were dropped
+	// (delivery.Event.PayloadDropped); it has no body value.
+	flagPayloadDropped = 1 << iota
+)
 
 var errCorrupt = errors.New("boltstore: corrupt record")
 
@@ -89,6 +98,9 @@ func encodeEvent(ev *delivery.Event) []byte {
 			b = binary.AppendUvarint(b, uint64(max(a.Latency/time.Microsecond, 0)))
 			b = appendString(b, a.Error)
 		}
+	}
+	if ev.PayloadDropped {
+		b = append(b, flagPayloadDropped)
 	}
 	return b
 }
@@ -208,6 +220,9 @@ func decodeEvent(b []byte) (*delivery.Event, error) {
 				d.err = errCorrupt
 			}
 		}
+	}
+	if d.err == nil && len(d.b) > 0 {
+		ev.PayloadDropped = d.byte()&flagPayloadDropped != 0
 	}
 	if d.err != nil {
 		return nil, d.err

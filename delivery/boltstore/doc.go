@@ -48,6 +48,13 @@
 // mark (TestBoundedSize shows it). To give space back, copy it with
 // bbolt.Compact or `bbolt compact` while the gateway is stopped.
 //
+// A purged event, or a payload dropped once delivered
+// ([delivery.Report.DropPayload]: the body's value is deleted and the
+// record rewritten without headers), is gone from every read at once,
+// but bbolt does not wipe freed pages: the bytes stay in the file until
+// new writes reuse the pages, or a compaction copies the file without
+// them.
+//
 // The safe sequence:
 //
 //	store, err := boltstore.Open(filepath.Join(caddy.AppDataDir(), "hookgate", "delivery.db"), boltstore.Config{})

@@ -121,7 +121,7 @@ func (t txn) load(seq uint64, body bool) (*delivery.Event, error) {
 	if err != nil {
 		return nil, err
 	}
-	if body {
+	if body && !ev.PayloadDropped {
 		ev.Body = bytes.Clone(t.data.Get(dataKey(seq, kindBody)))
 		if ev.Body == nil {
 			ev.Body = []byte{}
@@ -386,7 +386,18 @@ func (t txn) report(r *delivery.Report) (result error, err error) {
 		// Delivered all the same: record it, and say the lease was lost.
 		result = delivery.ErrLeaseLost
 	}
-	err = t.change(ev, r.Destination, func(d *delivery.Delivery) { apply(d, r) })
+	drop := false
+	err = t.change(ev, r.Destination, func(d *delivery.Delivery) {
+		apply(d, r)
+		if r.DropPayload && ev.Status() == delivery.StatusDelivered && !ev.PayloadDropped {
+			// Every delivery is delivered: saved without headers, and
+			// the body goes.
+			ev.Header, ev.PayloadDropped, drop = nil, true, true
+		}
+	})
+	if err == nil && drop {
+		err = t.data.Delete(dataKey(ev.Seq, kindBody))
+	}
 	return result, err
 }
 
@@ -458,6 +469,9 @@ func (t txn) replay(source, id, dest string, now time.Time) (result error, err e
 	if dest != "" && ev.Delivery(dest) == nil {
 		return delivery.ErrNotFound, nil
 	}
+	if ev.PayloadDropped {
+		return delivery.ErrPayloadDropped, nil
+	}
 	return nil, t.change(ev, dest, func(d *delivery.Delivery) {
 		d.Status, d.NextAt, d.Token, d.Since, d.Tries = delivery.StatusPending, now, "", now, 0
 		d.FinishedAt, d.Reason = time.Time{}, ""
@@ -467,7 +481,7 @@ func (t txn) replay(source, id, dest string, now time.Time) (result error, err e
 // purge deletes up to limit events that f selects.
 func (t txn) purge(f *delivery.Filter, limit int) (int, error) {
 	var seqs []uint64
-	if !f.FinishedBefore.IsZero() && f.Status.Final() {
+	if !f.FinishedBefore.IsZero() && f.Status.Final() && f.ID == "" {
 		// Retention: finished events, oldest first.
 		prefix := []byte{byte(f.Status)}
 		cut := unsignedMillis(f.FinishedBefore)
@@ -559,6 +573,21 @@ type cursor interface {
 // walk calls fn with each event f selects (without its body), newest
 // first, or oldest first after f.After, until fn returns false.
 func (t txn) walk(f *delivery.Filter, fn func(*delivery.Event) bool) error {
+	if f.ID != "" && f.Source != "" {
+		// One event, by its id.
+		seq, ok := t.lookup(f.Source, f.ID)
+		if !ok || f.Before > 0 && seq >= f.Before || seq <= f.After {
+			return nil
+		}
+		ev, err := t.load(seq, false)
+		if err == delivery.ErrNotFound {
+			return nil
+		}
+		if err == nil && f.Match(ev) {
+			fn(ev)
+		}
+		return err
+	}
 	// The smallest index that holds every selected event: its keys are
 	// prefix + seq. Without one, the data bucket's event records.
 	var c cursor

@@ -81,6 +81,8 @@ func Run(t *testing.T, h Harness) {
 		{"ListFeed", testListFeed},
 		{"Replay", testReplay},
 		{"Purge", testPurge},
+		{"PurgeOne", testPurgeOne},
+		{"DropPayload", testDropPayload},
 		{"Retention", testRetention},
 		{"Stats", testStats},
 		{"ConcurrentLease", testConcurrentLease},
@@ -320,6 +322,7 @@ func testAppendInvalid(t *testing.T, c *checker) {
 		"delivered":      func(ev *delivery.Event) { ev.Deliveries[0].Status = delivery.StatusDelivered },
 		"leased, no tok": func(ev *delivery.Event) { ev.Deliveries[0].Status = delivery.StatusLeased },
 		"no NextAt":      func(ev *delivery.Event) { ev.Deliveries[0].NextAt = time.Time{} },
+		"no payload":     func(ev *delivery.Event) { ev.PayloadDropped = true },
 	} {
 		ev := event("stripe", "evt_"+name, T0, "app")
 		mod(ev)
@@ -895,6 +898,152 @@ func testPurge(t *testing.T, c *checker) {
 	c.wantIDs("stripe leased after purging all", c.leaseIDs(stripe, T0.Add(time.Hour*2), 10, "p"), nil)
 	// Purged ids can be recorded again.
 	c.append(event("stripe", "evt_0", T0, "app"))
+}
+
+// testPurgeOne purges single events by source and id: whatever their
+// status, only them, and once.
+func testPurgeOne(t *testing.T, c *checker) {
+	c.seed()
+	for _, x := range []struct{ src, id string }{
+		{"github", "evt_1"}, // delivering
+		{"stripe", "evt_3"}, // dead
+		{"stripe", "evt_0"}, // delivered
+		{"slack", "evt_2"},  // pending
+	} {
+		f := delivery.Filter{Source: x.src, ID: x.id}
+		c.wantIDs("List of "+x.id, eventIDs(c.list(f)), []string{x.id})
+		if n, err := c.s.Purge(c.ctx, f); err != nil || n != 1 {
+			t.Fatalf("Purge(%s/%s): %d, %v; want 1", x.src, x.id, n, err)
+		}
+		if _, err := c.s.Get(c.ctx, x.src, x.id); !errors.Is(err, delivery.ErrNotFound) {
+			t.Fatalf("Get after Purge(%s/%s): %v, want ErrNotFound", x.src, x.id, err)
+		}
+		if n, err := c.s.Purge(c.ctx, f); err != nil || n != 0 {
+			t.Fatalf("Purge(%s/%s) again: %d, %v; want 0", x.src, x.id, n, err)
+		}
+		c.wantIDs("List of "+x.id+" after Purge", eventIDs(c.list(f)), nil)
+	}
+	// The same id in another source, and an unknown id: nothing.
+	for _, f := range []delivery.Filter{{Source: "stripe", ID: "evt_1"}, {Source: "stripe", ID: "nope"}, {Source: "nope", ID: "evt_6"}} {
+		if n, err := c.s.Purge(c.ctx, f); err != nil || n != 0 {
+			t.Fatalf("Purge(%s/%s): %d, %v; want 0", f.Source, f.ID, n, err)
+		}
+	}
+	// An id and a filter that does not match it: nothing.
+	if n, err := c.s.Purge(c.ctx, delivery.Filter{Source: "stripe", ID: "evt_6", Type: "push"}); err != nil || n != 0 {
+		t.Fatalf("Purge of evt_6 (invoice.paid) as push: %d, %v; want 0", n, err)
+	}
+	c.wantIDs("the others", eventIDs(c.list(delivery.Filter{})), []string{"evt_11", "evt_10", "evt_9", "evt_8", "evt_7", "evt_6", "evt_5", "evt_4"})
+	// The purged delivering event: no lease, no count, its holder's
+	// report finds nothing.
+	gh := delivery.Queue{Source: "github", Destination: "app"}
+	c.report(delivery.Report{Source: "github", ID: "evt_1", Destination: "app", Token: "seed", Status: delivery.StatusDelivered, Now: T0}, delivery.ErrNotFound)
+	c.wantIDs("github leased after purge", c.leaseIDs(gh, T0.Add(100*time.Hour), 10, "p"), []string{"evt_4", "evt_7", "evt_10"})
+	if st := c.stats(delivery.Queue{Source: "stripe", Destination: "app"})[0]; st.Dead != 0 || st.Pending != 2 {
+		t.Fatalf("stripe stats after purging its dead and delivered events: %+v", st)
+	}
+}
+
+// wantPayload fails unless got has ev's headers and body.
+func (c *checker) wantPayload(got, ev *delivery.Event) {
+	c.t.Helper()
+	if got.PayloadDropped || !bytes.Equal(got.Body, ev.Body) || got.Header.Get("Content-Type") != "application/json" || len(got.Header["X-Multi"]) != 2 {
+		c.t.Fatalf("%s: payload dropped %v, body %d bytes, headers %v; want its payload kept", got.ID, got.PayloadDropped, len(got.Body), got.Header)
+	}
+}
+
+// testDropPayload: a report with DropPayload drops the event's headers
+// and body when it leaves every delivery delivered, not before and not
+// when one died; the event keeps its metadata, lists as dropped, cannot
+// be replayed, and is trimmed as any other.
+func testDropPayload(t *testing.T, c *checker) {
+	a := delivery.Queue{Source: "stripe", Destination: "a"}
+	b := delivery.Queue{Source: "stripe", Destination: "b"}
+	ev := event("stripe", "evt_1", T0, "a", "b")
+	keep := event("stripe", "keep", T0, "a")
+	c.append(ev)
+	c.append(keep)
+	tasks, _ := c.lease(a, T0, 2, T0.Add(time.Minute), "ta")
+	if len(tasks) != 2 || tasks[0].Event.ID != "evt_1" {
+		t.Fatalf("leased %q, want evt_1 and keep", ids(tasks))
+	}
+
+	// Delivered to a, not yet to b: kept.
+	r := done(tasks[0], delivery.StatusDelivered, T0.Add(time.Second))
+	r.DropPayload = true
+	c.report(r, nil)
+	c.wantPayload(c.get("stripe", "evt_1"), ev)
+	// Delivered without DropPayload: kept.
+	c.report(done(tasks[1], delivery.StatusDelivered, T0.Add(time.Second)), nil)
+	c.wantPayload(c.get("stripe", "keep"), keep)
+
+	// Dead at b: kept, for a replay.
+	tb, _ := c.lease(b, T0, 1, T0.Add(time.Minute), "tb")
+	r = done(tb[0], delivery.StatusDead, T0.Add(2*time.Second))
+	r.Reason, r.DropPayload = "gone", true
+	c.report(r, nil)
+	c.wantPayload(c.get("stripe", "evt_1"), ev)
+
+	// Replayed and delivered at b: every delivery delivered, dropped.
+	now := T0.Add(time.Hour)
+	if err := c.s.Replay(c.ctx, "stripe", "evt_1", "b", now); err != nil {
+		t.Fatalf("Replay of the dead delivery: %v", err)
+	}
+	tb, _ = c.lease(b, now, 1, now.Add(time.Minute), "tb2")
+	if len(tb) != 1 || !bytes.Equal(tb[0].Event.Body, ev.Body) {
+		t.Fatal("the replayed delivery was not leased with its body")
+	}
+	r = done(tb[0], delivery.StatusDelivered, now.Add(time.Second))
+	r.DropPayload = true
+	c.report(r, nil)
+	check := func(when string) {
+		t.Helper()
+		got := c.get("stripe", "evt_1")
+		if !got.PayloadDropped || got.Body != nil || got.Header != nil {
+			t.Fatalf("%s: payload dropped %v, body %d bytes, headers %v; want dropped", when, got.PayloadDropped, len(got.Body), got.Header)
+		}
+		if got.Type != ev.Type || got.Seq != ev.Seq || got.Status() != delivery.StatusDelivered {
+			t.Fatalf("%s: type %q seq %d status %v; want the metadata kept", when, got.Type, got.Seq, got.Status())
+		}
+		wantTime(t, when+": ReceivedAt", got.ReceivedAt, T0)
+		if d := c.wantStatus(got, "b", delivery.StatusDelivered); d.AttemptCount != 2 || len(d.Attempts) != 2 {
+			t.Fatalf("%s: delivery to b: %+v; want its 2 attempts kept", when, d)
+		}
+		var listed []bool
+		for _, e := range c.list(delivery.Filter{Source: "stripe"}) {
+			listed = append(listed, e.PayloadDropped)
+		}
+		if !slices.Equal(listed, []bool{false, true}) {
+			t.Fatalf("%s: List's PayloadDropped (keep, evt_1) = %v, want [false true]", when, listed)
+		}
+	}
+	check("after the last delivery")
+
+	// Nothing left to replay: refused, nothing changed.
+	for _, dest := range []string{"", "a"} {
+		err := c.s.Replay(c.ctx, "stripe", "evt_1", dest, now)
+		if !errors.Is(err, delivery.ErrPayloadDropped) || errors.Is(err, delivery.ErrUnavailable) {
+			t.Fatalf("Replay(%q) of a dropped event: got %v, want ErrPayloadDropped", dest, err)
+		}
+	}
+	if err := c.s.Replay(c.ctx, "stripe", "evt_1", "nope", now); !errors.Is(err, delivery.ErrNotFound) {
+		t.Fatalf("Replay to an unknown destination of a dropped event: got %v, want ErrNotFound", err)
+	}
+	c.wantIDs("leased after a refused replay", c.leaseIDs(a, now.Add(time.Minute), 10, "x"), nil)
+	if st := c.stats(a, b); st[0].Pending != 0 || st[1].Pending != 0 || st[1].Dead != 0 {
+		t.Fatalf("Stats after a refused replay: %+v", st)
+	}
+	c.s = c.restart()
+	check("after a restart")
+
+	// Trimmed as any other; the id can be recorded again, payload and all.
+	n, err := c.s.Purge(c.ctx, delivery.Filter{Status: delivery.StatusDelivered, FinishedBefore: now.Add(time.Hour)})
+	if err != nil || n != 2 {
+		t.Fatalf("retention: %d, %v; want 2", n, err)
+	}
+	again := event("stripe", "evt_1", now, "a")
+	c.append(again)
+	c.wantPayload(c.get("stripe", "evt_1"), again)
 }
 
 func testRetention(t *testing.T, c *checker) {

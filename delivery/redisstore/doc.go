@@ -73,6 +73,12 @@
 // lost event. Retention (Purge of delivered and dead events) keeps
 // memory bounded: about 2.6 KB per stored 1 KiB event.
 //
+// A payload dropped once delivered ([delivery.Report.DropPayload]) is
+// deleted from the event's hash by the report's script; a purged event
+// is deleted whole. Both stay in the AOF (and in RDB snapshots taken
+// before) until Redis rewrites it (BGREWRITEAOF, or its automatic
+// rewrite).
+//
 // Every failure of the client (connection refused, timeout, CLUSTERDOWN,
 // a context deadline) is returned wrapping [delivery.ErrUnavailable];
 // nothing is reported as a duplicate, missing or lost lease without

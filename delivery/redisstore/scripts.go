@@ -12,7 +12,9 @@ import "github.com/redis/go-redis/v9"
 //
 //	e:<id>          hash: m (meta JSON), b (body), q (seq), r (received ms),
 //	                D (destinations, one a line), o (deliveries open),
-//	                x (deliveries dead), f (finished ms), d:<dest> (state JSON)
+//	                x (deliveries dead), f (finished ms), d:<dest> (state JSON),
+//	                P (1 once the headers and body were dropped: m keeps
+//	                the type only, b is gone)
 //	n               the seq counter
 //	s               zset id → seq: every event
 //	t:<status>      zset id → seq: events by status as a whole (1, 3, 4)
@@ -140,8 +142,9 @@ return out
 
 	// reportScript records the end of an attempt. KEYS: the event. ARGV:
 	// base, id, dest, token, status, next ms, attempt JSON or '', reason,
-	// now ms, history. Replies 0, -1 (lease lost: nothing changed), 1
-	// (lease lost, delivered recorded) or -2 (not found).
+	// now ms, history, drop ('1': drop the headers and body if every
+	// delivery is now delivered). Replies 0, -1 (lease lost: nothing
+	// changed), 1 (lease lost, delivered recorded) or -2 (not found).
 	reportScript = redis.NewScript(prelude + `
 local ek, id, dest = KEYS[1], ARGV[2], ARGV[3]
 local raw = redis.call('HGET', ek, 'd:' .. dest)
@@ -179,6 +182,14 @@ end
 redis.call('HSET', ek, 'd:' .. dest, cjson.encode(d))
 count(ek, dest, s0, st)
 reindex(ek, id, old, ARGV[9])
+if ARGV[11] == '1' and agg(ek) == 3 and redis.call('HEXISTS', ek, 'P') == 0 then
+	local m = cjson.decode(redis.call('HGET', ek, 'm') or '{}')
+	m.h = nil
+	local keep = '{}'
+	if m.t then keep = cjson.encode({t = m.t}) end
+	redis.call('HSET', ek, 'm', keep, 'P', 1)
+	redis.call('HDEL', ek, 'b')
+end
 return reply
 `)
 
@@ -197,8 +208,8 @@ return 0
 `)
 
 	// replayScript makes deliveries pending again. KEYS: the event.
-	// ARGV: base, id, dest ('' for all), now ms. Replies 0 or -2 (not
-	// found).
+	// ARGV: base, id, dest ('' for all), now ms. Replies 0, -2 (not
+	// found) or -4 (payload dropped).
 	replayScript = redis.NewScript(prelude + `
 local ek, id, now = KEYS[1], ARGV[2], ARGV[4]
 if redis.call('EXISTS', ek) == 0 then return -2 end
@@ -209,6 +220,7 @@ if ARGV[3] ~= '' then
 else
 	for name in string.gmatch(redis.call('HGET', ek, 'D') or '', '[^\n]+') do table.insert(dests, name) end
 end
+if redis.call('HEXISTS', ek, 'P') == 1 then return -4 end
 local old = agg(ek)
 for _, dest in ipairs(dests) do
 	local d = cjson.decode(redis.call('HGET', ek, 'd:' .. dest))
@@ -258,13 +270,13 @@ return n
 
 	// peekScript returns events without their bodies, for List. KEYS:
 	// the s zset. ARGV: base, ids... Replies per id {id, meta, seq,
-	// received, {dest, state, ...}}, or {id} for an event gone.
+	// received, {dest, state, ...}, P or ''}, or {id} for an event gone.
 	peekScript = redis.NewScript(prelude + `
 local out = {}
 for i = 2, #ARGV do
 	local id = ARGV[i]
 	local ek = base .. 'e:' .. id
-	local v = redis.call('HMGET', ek, 'm', 'q', 'r', 'D')
+	local v = redis.call('HMGET', ek, 'm', 'q', 'r', 'D', 'P')
 	if not v[1] then
 		table.insert(out, {id})
 	else
@@ -273,7 +285,7 @@ for i = 2, #ARGV do
 			table.insert(ds, name)
 			table.insert(ds, redis.call('HGET', ek, 'd:' .. name) or '')
 		end
-		table.insert(out, {id, v[1], v[2], v[3], ds})
+		table.insert(out, {id, v[1], v[2], v[3], ds, v[5] or ''})
 	end
 end
 return out

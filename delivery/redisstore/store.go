@@ -218,12 +218,15 @@ func (s *Store) Report(ctx context.Context, r delivery.Report) error {
 		return fmt.Errorf("redisstore: a Report makes a delivery pending, delivered or dead, not %v", r.Status)
 	}
 	base := s.base(r.Source)
-	attempt := ""
+	attempt, drop := "", "0"
 	if r.Attempt != nil {
 		attempt = encodeAttempt(r.Attempt)
 	}
+	if r.DropPayload {
+		drop = "1"
+	}
 	reply, err := s.run(ctx, reportScript, []string{base + "e:" + r.ID},
-		base, r.ID, r.Destination, r.Token, uint8(r.Status), millis(r.NextAt), attempt, clip(r.Reason), millis(r.Now), delivery.MaxAttemptHistory).Int64()
+		base, r.ID, r.Destination, r.Token, uint8(r.Status), millis(r.NextAt), attempt, clip(r.Reason), millis(r.Now), delivery.MaxAttemptHistory, drop).Int64()
 	return replyErr("report", reply, err)
 }
 
@@ -238,6 +241,8 @@ func replyErr(script string, reply int64, err error) error {
 		return delivery.ErrLeaseLost
 	case reply == -2:
 		return delivery.ErrNotFound
+	case reply == -4:
+		return delivery.ErrPayloadDropped
 	}
 	return unavailable(fmt.Errorf("%s replied %d", script, reply))
 }
@@ -270,7 +275,10 @@ func (s *Store) Get(ctx context.Context, source, id string) (*delivery.Event, er
 	if len(h) == 0 {
 		return nil, delivery.ErrNotFound
 	}
-	ev := &delivery.Event{Source: source, ID: id, Body: []byte(h["b"])}
+	ev := &delivery.Event{Source: source, ID: id, PayloadDropped: h["P"] == "1"}
+	if !ev.PayloadDropped {
+		ev.Body = []byte(h["b"])
+	}
 	var states []string
 	for _, name := range strings.Split(h["D"], "\n") {
 		if name != "" {
@@ -357,6 +365,18 @@ const walkPage = 200
 // walk returns up to limit events of source that f selects, in f's
 // order.
 func (s *Store) walk(ctx context.Context, source string, f *delivery.Filter, limit int) ([]*delivery.Event, error) {
+	if f.ID != "" {
+		// One event, by its id.
+		evs, err := s.peek(ctx, source, []redis.Z{{Member: f.ID}})
+		if err != nil || len(evs) == 0 {
+			return nil, err
+		}
+		ev := evs[0]
+		if !f.Match(ev) || f.Before > 0 && ev.Seq >= f.Before || ev.Seq <= f.After {
+			return nil, nil
+		}
+		return evs, nil
+	}
 	base := s.base(source)
 	index := base + "s"
 	switch {
@@ -427,7 +447,7 @@ func (s *Store) peek(ctx context.Context, source string, ids []redis.Z) ([]*deli
 	evs := make([]*delivery.Event, 0, len(reply))
 	for _, r := range reply {
 		row, ok := r.([]any)
-		if !ok || len(row) != 5 {
+		if !ok || len(row) != 6 {
 			continue // gone meanwhile
 		}
 		id, _ := asString(row[0])
@@ -441,7 +461,8 @@ func (s *Store) peek(ctx context.Context, source string, ids []redis.Z) ([]*deli
 				states = append(states, x)
 			}
 		}
-		ev := &delivery.Event{Source: source, ID: id}
+		dropped, _ := asString(row[5])
+		ev := &delivery.Event{Source: source, ID: id, PayloadDropped: dropped == "1"}
 		if err := fill(ev, m, seq, recv, states); err != nil {
 			return nil, unavailable(err)
 		}
@@ -496,7 +517,7 @@ func (s *Store) Purge(ctx context.Context, f delivery.Filter) (int, error) {
 
 // purgeable returns up to n ids of source that f selects for Purge.
 func (s *Store) purgeable(ctx context.Context, source string, f *delivery.Filter, n int) ([]string, error) {
-	if f.Status.Final() && !f.FinishedBefore.IsZero() && f.Type == "" && f.ReceivedAfter.IsZero() && f.ReceivedBefore.IsZero() {
+	if f.Status.Final() && !f.FinishedBefore.IsZero() && f.Type == "" && f.ID == "" && f.ReceivedAfter.IsZero() && f.ReceivedBefore.IsZero() {
 		index := s.base(source) + "fd"
 		if f.Status == delivery.StatusDead {
 			index = s.base(source) + "fx"
