@@ -105,7 +105,7 @@ func freeLocalPort(t *testing.T) int {
 
 // startLiveGateway runs a gateway whose source "cli" delivers to a new
 // app; extra goes in the deliver block.
-func startLiveGateway(t *testing.T, extra string) *liveGateway {
+func startLiveGateway(t *testing.T, extra string, global ...string) *liveGateway {
 	t.Helper()
 	app := newRecordingApp(t)
 	adminPort, port := freeLocalPort(t), freeLocalPort(t)
@@ -113,6 +113,7 @@ func startLiveGateway(t *testing.T, extra string) *liveGateway {
 	admin localhost:%d
 	auto_https off
 	grace_period 1s
+	`+strings.Join(global, "\n")+`
 }
 http://127.0.0.1:%d {
 	handle /plain {

@@ -172,6 +172,26 @@ func TestListenForwards(t *testing.T) {
 	}
 }
 
+// TestListenHiddenPayloads: with the gateway's hide_payloads, listen has
+// no body to forward: it says so, once per event, and forwards nothing
+// (never an empty or made-up body).
+func TestListenHiddenPayloads(t *testing.T) {
+	g := startLiveGateway(t, "", "hookgate {\n\thide_payloads\n}")
+	local := newLocalApp(t)
+	out, _ := startListen(t, listenOptions{af: adminFlags{admin: g.admin}, forwardTo: local.URL, secret: ""})
+	g.send("evt_h1", "invoice.paid", testCLISecret)
+	got := out.waitFor(t, `(?m)^→ ERR evt_h1 invoice\.paid: the gateway hides bodies \(hide_payloads\): nothing to forward$`, 1)
+	local.mu.Lock()
+	n := len(local.reqs)
+	local.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("the local app got %d requests with the payloads hidden", n)
+	}
+	if strings.Contains(got, "in_1") {
+		t.Fatalf("listen printed a hidden payload:\n%s", got)
+	}
+}
+
 // TestListenUsage: listen's usage errors exit 2 before connecting.
 func TestListenUsage(t *testing.T) {
 	for _, c := range []struct {
