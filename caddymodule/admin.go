@@ -36,6 +36,7 @@ var running atomic.Pointer[App]
 //
 //	GET  /hookgate/events?source=&status=&type=&since=&until=&limit=[&before=<seq>, with source]
 //	GET  /hookgate/events/{source}/{id}
+//	DELETE /hookgate/events/{source}/{id}   purge one event: 204, or 404
 //	POST /hookgate/events/{source}/{id}/replay[?destination=]
 //	POST /hookgate/replay          bulk replay: {"source","status","type","since","until","limit","rate"}
 //	GET  /hookgate/replay/{job}    its progress; DELETE stops it
@@ -240,12 +241,17 @@ type eventSummary struct {
 	// LastError is the last failed attempt's error or status, or why a
 	// dead delivery died.
 	LastError string `json:"last_error,omitempty"`
+	// PayloadDropped: the store dropped the event's headers and body
+	// once it was delivered (record metadata_only); it cannot be
+	// replayed.
+	PayloadDropped bool `json:"payload_dropped,omitempty"`
 }
 
 func summarize(ev *delivery.Event) eventSummary {
 	s := eventSummary{
 		Source: ev.Source, ID: ev.ID, Type: ev.Type, Status: ev.Status().String(),
 		ReceivedAt: timeText(ev.ReceivedAt), FinishedAt: timeText(ev.FinishedAt()), Seq: ev.Seq,
+		PayloadDropped: ev.PayloadDropped,
 	}
 	for i := range ev.Deliveries {
 		d := &ev.Deliveries[i]
@@ -333,6 +339,9 @@ func storeError(err error) error {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: err, Message: "event not found"}
 	case errors.Is(err, delivery.ErrUnknownDestination):
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: err, Message: "no such destination"}
+	case errors.Is(err, delivery.ErrPayloadDropped):
+		return caddy.APIError{HTTPStatus: http.StatusConflict, Err: err,
+			Message: "the event's headers and body were not kept once it was delivered (record metadata_only): it cannot be delivered again"}
 	case errors.Is(err, context.Canceled):
 		return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable, Err: err, Message: "request canceled"}
 	}
@@ -416,7 +425,8 @@ type eventDetail struct {
 	// Headers are the recorded headers less every signature, token and
 	// secret header (they are stripped when recorded; checked again here).
 	Headers map[string][]string `json:"headers"`
-	// Body is the raw body when it is UTF-8 text; BodyBase64 otherwise.
+	// Body is the raw body when it is UTF-8 text; BodyBase64 otherwise;
+	// neither once the payload was dropped (PayloadDropped).
 	Body       *string `json:"body,omitempty"`
 	BodyBase64 []byte  `json:"body_base64,omitempty"`
 	BodySize   int     `json:"body_size"`
@@ -464,19 +474,23 @@ func detail(ev *delivery.Event) eventDetail {
 		}
 	}
 	slices.SortStableFunc(d.Attempts, func(x, y attemptView) int { return cmp.Compare(x.At, y.At) })
-	if utf8Text(ev.Body) {
+	switch {
+	case ev.PayloadDropped: // nothing to show
+	case utf8Text(ev.Body):
 		s := string(ev.Body)
 		d.Body = &s
-	} else {
+	default:
 		d.BodyBase64 = ev.Body
 	}
 	return d
 }
 
-// event serves GET /hookgate/events/{source}/{id}.
+// event serves GET /hookgate/events/{source}/{id} (the event) and
+// DELETE (purge it: 204, or 404 when it is not recorded; its deliveries
+// stop).
 func (api *AdminAPI) event(w http.ResponseWriter, r *http.Request) error {
-	if r.Method != http.MethodGet {
-		return methodNotAllowed(r, "GET")
+	if r.Method != http.MethodGet && r.Method != http.MethodDelete {
+		return methodNotAllowed(r, "GET or DELETE")
 	}
 	a, err := runningApp()
 	if err != nil {
@@ -486,6 +500,18 @@ func (api *AdminAPI) event(w http.ResponseWriter, r *http.Request) error {
 	eng := a.engineOf(source)
 	if eng == nil {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("source %q records no events (no deliver block)", source)}
+	}
+	if r.Method == http.MethodDelete {
+		n, err := eng.Purge(r.Context(), delivery.Filter{Source: source, ID: id, Limit: 1})
+		switch {
+		case err != nil:
+			return storeError(err)
+		case n == 0:
+			return storeError(delivery.ErrNotFound)
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	}
 	ev, err := eng.Store().Get(r.Context(), source, id)
 	if err != nil {

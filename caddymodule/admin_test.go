@@ -221,7 +221,9 @@ func TestAdminEventsErrors(t *testing.T) {
 		{"POST", "/hookgate/events", "", 405},
 		{"GET", "/hookgate/events/deliverdemo/nope", "", 404},
 		{"GET", "/hookgate/events/nosource/evt_1", "", 404},
-		{"DELETE", "/hookgate/events/deliverdemo/evt_1", "", 405},
+		{"PUT", "/hookgate/events/deliverdemo/evt_1", "", 405},
+		{"DELETE", "/hookgate/events/deliverdemo/nope", "", 404},
+		{"DELETE", "/hookgate/events/nosource/evt_1", "", 404},
 		{"POST", "/hookgate/events/deliverdemo/nope/replay", "", 404},
 		{"POST", "/hookgate/events/deliverdemo/evt_1/replay?destination=nope", "", 404},
 		{"GET", "/hookgate/events/deliverdemo/evt_1/replay", "", 405},
@@ -274,6 +276,136 @@ func TestAdminReplayOne(t *testing.T) {
 	}
 	if a.bodies[1] != invoice {
 		t.Fatalf("replayed body %q", a.bodies[1])
+	}
+}
+
+// TestAdminPurgeOne: DELETE /hookgate/events/{source}/{id} purges that
+// event, whatever its status, and only it: 204, then 404.
+func TestAdminPurgeOne(t *testing.T) {
+	a := newApp(t)
+	g := startGateway(t, deliverSite(a, t.TempDir(), "backoff 1h 2h"))
+	for _, id := range []string{"evt_1", "evt/2"} {
+		if st := sendEvent(t, g, id, nil); st != 200 {
+			t.Fatalf("%s: %d", id, st)
+		}
+	}
+	a.status.Store(500)
+	if st := sendEvent(t, g, "evt_pending", nil); st != 202 {
+		t.Fatalf("evt_pending: %d, want 202 queued", st)
+	}
+	waitEvent(t, g, "deliverdemo", "evt_pending", func(e listedEvent) bool { return e.Attempts == 1 })
+
+	for _, id := range []string{"evt_pending", "evt/2"} {
+		path := "/hookgate/events/deliverdemo/" + url.PathEscape(id)
+		if st, body := g.admin("DELETE", path, ""); st != 204 || body != "" {
+			t.Fatalf("DELETE %s: %d %q, want 204 and no body", id, st, body)
+		}
+		if st, body := g.admin("GET", path, ""); st != 404 {
+			t.Fatalf("GET %s after DELETE: %d %s, want 404", id, st, body)
+		}
+		if st, body := g.admin("DELETE", path, ""); st != 404 || !strings.Contains(body, "event not found") {
+			t.Fatalf("DELETE %s again: %d %s, want 404 event not found", id, st, body)
+		}
+	}
+	var l listed
+	g.adminJSON("GET", "/hookgate/events", "", 200, &l)
+	if got := strings.Join(l.ids(), " "); got != "evt_1" {
+		t.Fatalf("after purging two: listed %q, want evt_1", got)
+	}
+}
+
+// TestAdminRecordMetadataOnly: with the hookgate app's record
+// metadata_only, a delivered event (live, or by a replay of a dead one)
+// keeps its metadata and attempts but not its headers and body, says so,
+// and cannot be replayed; a dead event keeps its payload until a replay
+// delivers it.
+func TestAdminRecordMetadataOnly(t *testing.T) {
+	a := newApp(t)
+	g := startGatewayWith(t, deliverSite(a, t.TempDir(), "max_attempts 1"), func(cfg map[string]any) {
+		cfg["apps"].(map[string]any)["hookgate"] = map[string]any{"record": "metadata_only"}
+	})
+	detail := func(id string) (map[string]any, string) {
+		t.Helper()
+		_, raw := g.admin("GET", "/hookgate/events/deliverdemo/"+id, "")
+		var d map[string]any
+		if err := json.Unmarshal([]byte(raw), &d); err != nil {
+			t.Fatalf("%s: %v in %s", id, err, raw)
+		}
+		return d, raw
+	}
+	dropped := func(id string) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			d, raw := detail(id)
+			if d["payload_dropped"] == true {
+				if d["body"] != nil || d["body_base64"] != nil || len(d["headers"].(map[string]any)) != 0 || strings.Contains(raw, "amount_paid") {
+					t.Fatalf("%s: dropped, yet the detail shows a payload: %s", id, raw)
+				}
+				if d["type"] != "invoice.paid" || d["status"] != "delivered" || len(d["attempts"].([]any)) == 0 {
+					t.Fatalf("%s: the detail lost its metadata: %s", id, raw)
+				}
+				return d
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: payload never dropped: %s", id, raw)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+
+	if st := sendEvent(t, g, "evt_live", nil); st != 200 {
+		t.Fatalf("evt_live: %d", st)
+	}
+	dropped("evt_live")
+	if st, body := g.admin("POST", "/hookgate/events/deliverdemo/evt_live/replay", ""); st != 409 || !strings.Contains(body, "record metadata_only") {
+		t.Fatalf("replay of a dropped event: %d %s, want 409 saying why", st, body)
+	}
+
+	a.status.Store(500)
+	if st := sendEvent(t, g, "evt_dead", nil); st != 202 {
+		t.Fatalf("evt_dead: %d, want 202 queued", st)
+	}
+	waitEventStatus(t, g, "deliverdemo", "evt_dead", "dead")
+	if d, raw := detail("evt_dead"); d["payload_dropped"] != nil || d["body"] != invoice {
+		t.Fatalf("a dead event lost its payload: %s", raw)
+	}
+	a.status.Store(200)
+	g.adminJSON("POST", "/hookgate/events/deliverdemo/evt_dead/replay", "", 202, nil)
+	if a.waitDelivered(t, 2); a.bodies[1] != invoice {
+		t.Fatalf("the dead event was replayed with body %q", a.bodies[1])
+	}
+	dropped("evt_dead")
+
+	var l struct {
+		Events []struct {
+			ID             string `json:"id"`
+			PayloadDropped bool   `json:"payload_dropped"`
+		} `json:"events"`
+	}
+	g.adminJSON("GET", "/hookgate/events", "", 200, &l)
+	if len(l.Events) != 2 || !l.Events[0].PayloadDropped || !l.Events[1].PayloadDropped {
+		t.Fatalf("listed %+v, want both with payload_dropped", l.Events)
+	}
+	// A bulk replay passes over them.
+	var job struct {
+		ID       string `json:"id"`
+		Matched  int    `json:"matched"`
+		Replayed int    `json:"replayed"`
+		Skipped  int    `json:"skipped"`
+		State    string `json:"state"`
+	}
+	g.adminJSON("POST", "/hookgate/replay", `{"source":"deliverdemo","status":"delivered","rate":1000}`, 202, &job)
+	deadline := time.Now().Add(20 * time.Second)
+	for job.State != "done" {
+		if time.Now().After(deadline) {
+			t.Fatalf("job never done: %+v", job)
+		}
+		time.Sleep(20 * time.Millisecond)
+		g.adminJSON("GET", "/hookgate/replay/"+job.ID, "", 200, &job)
+	}
+	if job.Matched != 2 || job.Replayed != 0 || job.Skipped != 2 {
+		t.Fatalf("bulk replay of dropped events: %+v, want 2 matched, 2 skipped", job)
 	}
 }
 

@@ -39,8 +39,27 @@ func init() {
 type App struct {
 	// HidePayloads keeps recorded bodies and headers out of the events
 	// API, the console and `hookgate listen`: they show metadata only.
-	// The store still records bodies (it delivers them).
+	// The store still records bodies (it delivers them); Record drops
+	// them from the store once delivered.
 	HidePayloads bool `json:"hide_payloads,omitempty"`
+
+	// Record says what the delivery stores keep of an event's payload
+	// (its headers and body). "full" keeps it until retention deletes
+	// the event. "metadata_only" drops it in the write that records the
+	// event delivered to every destination; the event's source, id,
+	// type, times, statuses and attempts stay until retention deletes
+	// it. Pending events keep their payload (delivering needs it), and
+	// so do dead ones, so that they can be replayed; a delivered event
+	// recorded metadata only cannot be replayed, nor forwarded by
+	// `hookgate listen`.
+	//
+	// default: "full"
+	Record string `json:"record,omitempty"`
+
+	// Retention bounds how long finished events are kept.
+	//
+	// default: delivered events 72h, dead ones 30 days
+	Retention *Retention `json:"retention,omitempty"`
 
 	logger *zap.Logger
 	ctx    caddy.Context
@@ -70,6 +89,9 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 
 // Provision sets the app up; handlers register with it afterwards.
 func (a *App) Provision(ctx caddy.Context) error {
+	if err := a.checkOptions(); err != nil {
+		return err
+	}
 	a.logger = ctx.Logger()
 	a.ctx = ctx
 	a.relays = map[string][]*relay.Relay{}
@@ -184,7 +206,7 @@ func (a *App) Start() error {
 			a.releaseStores()
 			return err
 		}
-		eng, err := newEngine(store, rls, a.logger, a.console.feed)
+		eng, err := a.newEngine(store, rls)
 		if err != nil {
 			cancel()
 			a.releaseStores()
@@ -250,8 +272,9 @@ func (a *App) releaseStores() {
 }
 
 // newEngine builds the engine of one store over the relays that deliver
-// through it: each source's attempts go to its relay.
-func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger, f *feed) (*delivery.Engine, error) {
+// through it: each source's attempts go to its relay. It keeps what the
+// app's Record and Retention say.
+func (a *App) newEngine(store delivery.Store, rls []*relay.Relay) (*delivery.Engine, error) {
 	bySource := map[string]*relay.Relay{}
 	var dests []delivery.Destination
 	for _, rl := range rls {
@@ -261,8 +284,12 @@ func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger, f *
 		bySource[rl.Source()] = rl
 		dests = append(dests, rl.Destinations()...)
 	}
+	keepDelivered, keepDead := a.Retention.keep()
 	return delivery.New(delivery.Config{
-		Store: store,
+		Store:         store,
+		KeepDelivered: keepDelivered,
+		KeepDead:      keepDead,
+		DropPayloads:  a.Record == recordMetadataOnly,
 		Attempt: func(ctx context.Context, t *delivery.Task) delivery.Result {
 			rl := bySource[t.Event.Source]
 			if rl == nil {
@@ -271,7 +298,7 @@ func newEngine(store delivery.Store, rls []*relay.Relay, logger *zap.Logger, f *
 			return rl.Attempt(ctx, t)
 		},
 		Destinations: dests,
-		Observer:     deliveryObserver(logger, f),
+		Observer:     deliveryObserver(a.logger, a.console.feed),
 	})
 }
 

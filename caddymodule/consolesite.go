@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
@@ -18,7 +17,6 @@ func init() {
 	caddy.RegisterModule(new(ConsoleSite))
 	httpcaddyfile.RegisterHandlerDirective("hookgate_console", parseConsoleSite)
 	httpcaddyfile.RegisterDirectiveOrder("hookgate_console", httpcaddyfile.Before, "reverse_proxy")
-	httpcaddyfile.RegisterGlobalOption("hookgate", parseHookgateOptions)
 }
 
 // ConsoleSite serves the console and the events API (the routes of
@@ -130,34 +128,6 @@ func (cs *ConsoleSite) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.Err("hookgate_console takes no argument and no block")
 	}
 	return nil
-}
-
-// parseHookgateOptions reads the global option block of the hookgate
-// app:
-//
-//	{
-//		hookgate {
-//			hide_payloads   # the events API, console and listen show metadata only
-//		}
-//	}
-func parseHookgateOptions(d *caddyfile.Dispenser, _ any) (any, error) {
-	app := new(App)
-	d.Next()
-	if d.NextArg() {
-		return nil, d.ArgErr()
-	}
-	for d.NextBlock(0) {
-		switch d.Val() {
-		case "hide_payloads":
-			if d.NextArg() {
-				return nil, d.ArgErr()
-			}
-			app.HidePayloads = true
-		default:
-			return nil, d.Errf("hookgate: unrecognized option %q (want hide_payloads)", d.Val())
-		}
-	}
-	return httpcaddyfile.App{Name: "hookgate", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
 // Interface guards.

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 )
 
 // startGatewayWith is startGateway with the adapted JSON config changed
@@ -133,34 +131,6 @@ func TestHidePayloads(t *testing.T) {
 	}
 	if d["id"] != "evt_hidden" || d["body_size"] != float64(len(invoice)) {
 		t.Fatalf("detail lost its metadata: %s", raw)
-	}
-}
-
-// TestHookgateGlobalOption: the Caddyfile's global hookgate block.
-func TestHookgateGlobalOption(t *testing.T) {
-	for _, c := range []struct {
-		in, want, err string
-	}{
-		{"hookgate {\n hide_payloads\n}", `{"hide_payloads":true}`, ""},
-		{"hookgate {\n}", `{}`, ""},
-		{"hookgate {\n hide_payloads yes\n}", "", "wrong argument count"},
-		{"hookgate {\n bodies off\n}", "", `unrecognized option "bodies"`},
-		{"hookgate extra", "", "wrong argument count"},
-	} {
-		v, err := parseHookgateOptions(caddyfile.NewTestDispenser(c.in), nil)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: %v, want an error with %q", c.in, err, c.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", c.in, err)
-			continue
-		}
-		if got := string(v.(httpcaddyfile.App).Value); got != c.want {
-			t.Errorf("%q: %s, want %s", c.in, got, c.want)
-		}
 	}
 }
 

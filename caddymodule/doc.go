@@ -30,4 +30,20 @@
 // webhook_reason.
 // Rejections are returned as Caddy handler errors with the status from the
 // sdk's table, so handle_errors can shape them.
+//
+// A handler with a deliver block records its events through the hookgate
+// app ([App]), which runs one delivery engine per store and serves the
+// events API (admin.api.hookgate). Its global Caddyfile option says what
+// the stores keep:
+//
+//	{
+//		hookgate {
+//			record    full|metadata_only     # metadata_only: headers and body dropped once delivered
+//			retention {
+//				delivered <duration>|forever  # default 72h
+//				dead      <duration>|forever  # default 30d
+//			}
+//			hide_payloads                     # the events API shows metadata only
+//		}
+//	}
 package caddymodule

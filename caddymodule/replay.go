@@ -49,7 +49,7 @@ type replayJob struct {
 	ID       string  `json:"id"`
 	Matched  int     `json:"matched"`
 	Replayed int     `json:"replayed"`
-	Skipped  int     `json:"skipped"` // purged since, or no longer configured
+	Skipped  int     `json:"skipped"` // purged since, no longer configured, or recorded metadata only
 	Failed   int     `json:"failed"`
 	Rate     float64 `json:"rate"`
 	State    string  `json:"state"` // running, done, stopped, failed
@@ -132,7 +132,7 @@ func (j *replayJobs) run(ctx context.Context, job *replayJob, refs []eventRef, e
 		switch {
 		case err == nil:
 			job.Replayed++
-		case errors.Is(err, delivery.ErrNotFound), errors.Is(err, delivery.ErrUnknownDestination):
+		case errors.Is(err, delivery.ErrNotFound), errors.Is(err, delivery.ErrUnknownDestination), errors.Is(err, delivery.ErrPayloadDropped):
 			job.Skipped++
 		case ctx.Err() != nil:
 			state = "stopped"

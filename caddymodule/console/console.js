@@ -142,7 +142,9 @@ function eventRow(e) {
     el("td", {}, el("span", { class: `pill k-${e.status}`, text: e.status })),
     el("td", { class: "num", text: e.attempts }),
     el("td", { class: "err", title: e.last_error || "", text: e.last_error || "" }),
-    el("td", {}, el("button", { type: "button", class: "replay", text: "Replay", onclick: (ev) => { ev.stopPropagation(); replay(e.source, e.id); } })));
+    el("td", {}, el("button", { type: "button", class: "replay", text: "Replay", disabled: e.payload_dropped ? "" : undefined,
+      title: e.payload_dropped ? "Not kept once delivered (record metadata_only): nothing to replay" : undefined,
+      onclick: (ev) => { ev.stopPropagation(); replay(e.source, e.id); } })));
   return tr;
 }
 
@@ -193,6 +195,7 @@ async function openDetail(source, id) {
   add("Finished", stamp(e.finished_at));
   for (const d of e.deliveries) add(`→ ${d.destination}`, `${d.status}, ${d.attempts} attempt${d.attempts === 1 ? "" : "s"}${d.next_at ? `, next ${stamp(d.next_at)}` : ""}${d.reason ? ` — ${d.reason}` : ""}`);
   $("#d-replay").onclick = () => replay(e.source, e.id);
+  $("#d-replay").disabled = !!e.payload_dropped;
   $("#d-attempts tbody").replaceChildren(...(e.attempts.length ? e.attempts.map((a) => el("tr", {},
     el("td", { text: a.number }), el("td", { text: stamp(a.at) }), el("td", { text: a.destination }),
     el("td", { text: a.status || "–" }), el("td", { class: "num", text: ms(a.latency_ms) }), el("td", { text: a.error || "" })))
@@ -202,12 +205,14 @@ async function openDetail(source, id) {
   const body = $("#d-body");
   if (e.body_hidden) {
     body.textContent = "(bodies are hidden by this gateway's configuration: hide_payloads)";
+  } else if (e.payload_dropped) {
+    body.textContent = "(not kept: this gateway records metadata only (record metadata_only) and dropped the headers and body once the event was delivered)";
   } else if (e.body !== undefined) {
     try { body.textContent = JSON.stringify(JSON.parse(e.body), null, 2); } catch { body.textContent = e.body; }
   } else {
     body.textContent = `(binary, base64)\n${e.body_base64 || ""}`;
   }
-  $("#d-size").textContent = `${e.body_size} bytes`;
+  $("#d-size").textContent = e.payload_dropped ? "" : `${e.body_size} bytes`;
   const dlg = $("#detail");
   if (!dlg.open) dlg.showModal();
 }

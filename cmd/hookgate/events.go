@@ -21,15 +21,16 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "events",
-		Usage: "list|replay [--admin ADDR] ...",
-		Short: "Lists and replays the events a running gateway recorded",
+		Usage: "list|replay|purge [--admin ADDR] ...",
+		Short: "Lists, replays and purges the events a running gateway recorded",
 		Long: `
-Lists and replays the events a running gateway recorded (sources with a
-deliver block), through its admin API (GET /hookgate/events, POST
-/hookgate/events/{source}/{id}/replay).
+Lists, replays and purges the events a running gateway recorded (sources
+with a deliver block), through its admin API (GET /hookgate/events, POST
+/hookgate/events/{source}/{id}/replay, DELETE /hookgate/events/{source}/{id}).
 
   hookgate events list   [--admin ADDR] [--source S] [--status S] [--type T] [--limit N] [--json]
   hookgate events replay [--admin ADDR] SOURCE ID
+  hookgate events purge  [--admin ADDR] SOURCE ID
 
 ADDR defaults to the admin address of --config, else Caddy's default
 (localhost:2019). Exit status: 0 done, 1 the gateway refused or could not
@@ -123,7 +124,7 @@ func adminRequest(addr, method, uri string, h http.Header, body io.Reader) (*htt
 }
 
 func (c *webhookCLI) eventsCommands() []*cobra.Command {
-	return []*cobra.Command{c.eventsListCommand(), c.eventsReplayCommand()}
+	return []*cobra.Command{c.eventsListCommand(), c.eventsReplayCommand(), c.eventsPurgeCommand()}
 }
 
 // listedEvent is an event as GET /hookgate/events lists it.
@@ -260,6 +261,34 @@ func (c *webhookCLI) eventsReplayCommand() *cobra.Command {
 			}
 			resp.Body.Close()
 			fmt.Fprintf(c.out, "replaying %s/%s\n", args[0], args[1])
+			return nil
+		},
+	}
+	af.register(cmd)
+	return cmd
+}
+
+func (c *webhookCLI) eventsPurgeCommand() *cobra.Command {
+	var af adminFlags
+	cmd := &cobra.Command{
+		Use:   "purge [--admin ADDR] SOURCE ID",
+		Short: "Deletes a recorded event: its headers, body and attempts; its deliveries stop",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 2 || args[0] == "" || args[1] == "" {
+				return usageErrorf("want SOURCE ID, got %d arguments", len(args))
+			}
+			addr, err := af.address()
+			if err != nil {
+				return err
+			}
+			uri := "/hookgate/events/" + url.PathEscape(args[0]) + "/" + url.PathEscape(args[1])
+			resp, err := adminRequest(addr, http.MethodDelete, uri, nil, nil)
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			fmt.Fprintf(c.out, "purged %s/%s\n", args[0], args[1])
 			return nil
 		},
 	}

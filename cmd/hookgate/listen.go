@@ -263,6 +263,8 @@ type recordedEvent struct {
 	Body       *string             `json:"body"`
 	BodyBase64 []byte              `json:"body_base64"`
 	BodyHidden bool                `json:"body_hidden"`
+	// PayloadDropped: recorded metadata only, and delivered already.
+	PayloadDropped bool `json:"payload_dropped"`
 }
 
 // forwardSkip lists recorded headers a forward does not pass on: the
@@ -288,6 +290,9 @@ func (l *listener) forward(ctx context.Context, ev streamEvent) (int, time.Durat
 	}
 	if rec.BodyHidden {
 		return 0, 0, errors.New("the gateway hides bodies (hide_payloads): nothing to forward")
+	}
+	if rec.PayloadDropped {
+		return 0, 0, errors.New("the gateway records metadata only (record metadata_only) and dropped the body once the event was delivered: nothing to forward")
 	}
 	body := rec.BodyBase64
 	if rec.Body != nil {
