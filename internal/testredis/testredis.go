@@ -5,6 +5,16 @@
 // When HOOKGATE_TEST_REDIS_URL is set, that server is used instead and no
 // process is started (fault tests that stop the server then fail or skip).
 //
+// Fault tests stop the server, with SIGKILL as in a crash ([Server.Stop])
+// or cleanly ([Server.Shutdown]), and start it again ([Server.Restart]) on
+// the same port, with the same arguments and data directory
+// ([Server.Dir]): it comes back with what its persistence kept. With the
+// default arguments that is nothing; a server started with
+//
+//	testredis.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+//
+// comes back, even after SIGKILL, with every write it acknowledged.
+//
 // Without redis-server the test fails when the CI environment variable is
 // "true" and is skipped with a clear message otherwise: a CI run never
 // passes by silently skipping its Redis tests.
@@ -21,6 +31,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -35,6 +46,7 @@ type Server struct {
 	tb       testing.TB
 	external bool
 	extra    []string
+	dir      string // --dir: the data directory, kept across restarts
 	cmd      *exec.Cmd
 	exited   chan struct{}
 	logDir   string   // the server's output, shown when the test fails
@@ -51,7 +63,12 @@ func Unavailable(tb testing.TB, why string) {
 }
 
 // Start starts a redis-server for tb and stops it in tb.Cleanup. Extra
-// arguments are passed to redis-server (for example "--cluster-enabled", "yes").
+// arguments are passed to redis-server after the defaults (persistence
+// off, a data directory of its own), so that they override them: for
+// example "--cluster-enabled", "yes", or "--appendonly", "yes" for a
+// server whose data survives [Server.Restart]. An external server
+// (HOOKGATE_TEST_REDIS_URL) is used only when there are no extra
+// arguments.
 func Start(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
 	if u := os.Getenv("HOOKGATE_TEST_REDIS_URL"); u != "" && len(extra) == 0 {
@@ -67,7 +84,10 @@ func Start(tb testing.TB, extra ...string) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		Unavailable(tb, "redis-server not found on PATH")
 	}
-	s := &Server{tb: tb, extra: extra, logDir: tb.TempDir()}
+	s := &Server{tb: tb, extra: extra, logDir: tb.TempDir(), dir: lastArg(extra, "--dir")}
+	if s.dir == "" {
+		s.dir = tb.TempDir()
+	}
 	tb.Cleanup(s.dumpLogs)
 	tb.Cleanup(s.Stop)
 	// The free port may be taken before redis-server binds it: try others.
@@ -87,6 +107,23 @@ func Start(tb testing.TB, extra ...string) *Server {
 // and so cannot be stopped or restarted by the test.
 func (s *Server) External() bool { return s.external }
 
+// Dir returns the server's data directory (its --dir), where its AOF and
+// RDB files go. Every start of the server uses it: see [Server.Restart].
+// It is "" for an external server.
+func (s *Server) Dir() string { return s.dir }
+
+// lastArg returns the value after the last occurrence of flag in args, or
+// "" when there is none.
+func lastArg(args []string, flag string) string {
+	v := ""
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] == flag {
+			v = args[i+1]
+		}
+	}
+	return v
+}
+
 // Port returns the server's TCP port.
 func (s *Server) Port() int {
 	_, p, _ := net.SplitHostPort(s.Addr)
@@ -100,7 +137,7 @@ func (s *Server) start() error {
 	args := []string{
 		"--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no",
-		"--dir", s.tb.TempDir(),
+		"--dir", s.dir,
 		"--protected-mode", "no", "--daemonize", "no",
 		"--loglevel", "warning",
 	}
@@ -155,30 +192,64 @@ func logTail(path string) string {
 }
 
 // Stop kills the server (SIGKILL: no clean shutdown, as in a crash) and
-// waits for it to exit. Stopping a stopped server does nothing.
+// waits for it to exit. Its data directory stays, with what persistence
+// wrote to it: with appendfsync always, every write it acknowledged.
+// Stopping a stopped server does nothing.
 func (s *Server) Stop() {
+	s.tb.Helper()
+	s.stop(os.Kill)
+}
+
+// Shutdown stops the server cleanly (SIGTERM: Redis writes and fsyncs its
+// AOF, or saves a snapshot when save points are set, then exits) and
+// waits for it to exit, killing it after 10 s. Shutting down a stopped
+// server does nothing.
+func (s *Server) Shutdown() {
+	s.tb.Helper()
+	s.stop(syscall.SIGTERM)
+}
+
+func (s *Server) stop(sig os.Signal) {
+	s.tb.Helper()
 	if s.external {
-		s.tb.Helper()
 		s.tb.Fatalf("testredis: cannot stop an external server (HOOKGATE_TEST_REDIS_URL)")
 	}
 	if s.cmd == nil {
 		return
 	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
+	_ = s.cmd.Process.Signal(sig)
+	select {
+	case <-s.exited:
+	case <-time.After(10 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
 	s.cmd = nil
 }
 
-// Restart starts a stopped server again on the same port, empty.
+// Restart starts the server again on the same port, with the same
+// arguments and data directory ([Server.Dir]), and waits until it answers
+// PING, its data loaded: it has what its persistence kept (nothing with
+// the default arguments; with AOF on, what the AOF holds). A server still
+// running is killed first, as by [Server.Stop].
 func (s *Server) Restart() {
 	s.tb.Helper()
 	if s.external {
 		s.tb.Fatalf("testredis: cannot restart an external server (HOOKGATE_TEST_REDIS_URL)")
 	}
 	s.Stop()
-	if err := s.start(); err != nil {
-		s.tb.Fatalf("%v", err)
+	// The port may be held a moment longer (a socket closing, or, rarely,
+	// another process that took it meanwhile): try again for a while.
+	var err error
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err = s.start(); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
 	}
+	s.tb.Fatalf("testredis: restart on %s: %v", s.Addr, err)
 }
 
 // Do sends one command in the Redis protocol and returns the first reply
