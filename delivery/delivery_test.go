@@ -37,6 +37,28 @@ func TestBackoffDelay(t *testing.T) {
 			t.Errorf("Delay(%d, %v) = %v, want %v", tt.n, tt.r, got, tt.want)
 		}
 	}
+	steps := delivery.Backoff{Steps: []time.Duration{5 * time.Second, time.Minute, 30 * time.Second}}
+	for _, tt := range []struct {
+		n    int
+		r    float64
+		want time.Duration
+	}{
+		{0, 1, 5 * time.Second},
+		{1, 1, 5 * time.Second},
+		{2, 1, time.Minute},
+		{3, 1, 30 * time.Second},
+		{4, 1, 30 * time.Second},
+		{2, 0.5, 30 * time.Second},
+		{2, math.NaN(), 0},
+	} {
+		if got := steps.Delay(tt.n, tt.r); got != tt.want {
+			t.Errorf("steps: Delay(%d, %v) = %v, want %v", tt.n, tt.r, got, tt.want)
+		}
+	}
+	steps.Max = 10 * time.Second
+	if got := steps.Delay(2, 1); got != 10*time.Second {
+		t.Errorf("steps capped by Max: Delay(2, 1) = %v, want 10s", got)
+	}
 	huge := delivery.Backoff{Initial: time.Hour, Max: time.Duration(math.MaxInt64)}
 	if got := huge.Delay(200, 1); got <= 0 {
 		t.Errorf("Delay overflowed: %v", got)
@@ -78,8 +100,22 @@ func TestResultOf(t *testing.T) {
 	if r.Delivered || r.Err != cause || strings.Contains(r.Err.Error(), "s3cret") {
 		t.Fatalf("transport error: %+v", r)
 	}
-	if got := delivery.ParseRetryAfter("99999999999999999999", now); got != math.MaxInt64 {
-		t.Errorf("huge Retry-After: %v", got)
+	for _, tt := range []struct {
+		v    string
+		want time.Duration
+		ok   bool
+	}{
+		{"99999999999999999999", math.MaxInt64, true},
+		{" 120 ", 2 * time.Minute, true},
+		{now.Add(time.Hour).Format(http.TimeFormat), time.Hour, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"soon", 0, false},
+		{"-5", 0, false},
+	} {
+		if got, ok := delivery.ParseRetryAfter(tt.v, now); got != tt.want || ok != tt.ok {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tt.v, got, ok, tt.want, tt.ok)
+		}
 	}
 }
 
@@ -184,7 +220,8 @@ func TestFilterMatch(t *testing.T) {
 }
 
 // TestDependencies holds the rule that the core knows no adapter:
-// delivery and deliverytest import the standard library and x/time only;
+// delivery, deliverytest and memstore import the standard library and
+// x/time only;
 // bbolt lives in boltstore, go-redis in redisstore, and neither Caddy nor
 // the SDK is imported by any of them.
 func TestDependencies(t *testing.T) {
@@ -196,9 +233,9 @@ func TestDependencies(t *testing.T) {
 		return strings.Fields(string(out))
 	}
 	const mod = "github.com/hookgate/hookgate/"
-	for _, dep := range list(".", "./deliverytest") {
+	for _, dep := range list(".", "./deliverytest", "./memstore") {
 		switch dep {
-		case mod + "delivery", mod + "delivery/deliverytest", "golang.org/x/time/rate":
+		case mod + "delivery", mod + "delivery/deliverytest", mod + "delivery/memstore", "golang.org/x/time/rate":
 		default:
 			t.Errorf("delivery imports %s", dep)
 		}

@@ -7,7 +7,8 @@
 // An [Event] is recorded once, with one [Delivery] per destination, each
 // with its own status (pending, delivering, delivered, dead), attempts
 // and next attempt time. A [Store] keeps them: boltstore in an embedded
-// bbolt file (the default), redisstore in Redis for several instances.
+// bbolt file (the default), redisstore in Redis for several instances,
+// memstore in memory (no durability: the SDK's Dispatcher, and tests).
 // An [Engine] puts events in and runs workers that take due deliveries
 // out, one [Queue] (source and destination) at a time, each with its own
 // concurrency, rate, backoff and limits ([Destination]).

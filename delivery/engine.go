@@ -109,6 +109,14 @@ type Config struct {
 	// destination.
 	Destinations []Destination
 
+	// Concurrency bounds the background attempts under way at once across
+	// every destination, per Engine; each destination's Concurrency still
+	// bounds its own. A destination whose attempts stall holds at most its
+	// Concurrency of them, and the others share the rest.
+	//
+	// default: 0, no bound but the destinations'
+	Concurrency int
+
 	// LeaseBatch bounds the deliveries leased by one store call.
 	//
 	// default: 64 (DefaultLeaseBatch)
@@ -193,6 +201,7 @@ type Engine struct {
 	keepDead      time.Duration
 	dropPayloads  bool
 	drainTimeout  time.Duration
+	slots         chan struct{} // buffered Config.Concurrency; nil: unbounded
 
 	workers  []*worker
 	queues   map[Queue]*worker
@@ -279,6 +288,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.leaseBatch < 0 {
 		return nil, fmt.Errorf("delivery: Config.LeaseBatch is negative (%d)", e.leaseBatch)
+	}
+	switch {
+	case cfg.Concurrency < 0:
+		return nil, fmt.Errorf("delivery: Config.Concurrency is negative (%d)", cfg.Concurrency)
+	case cfg.Concurrency > 0:
+		e.slots = make(chan struct{}, cfg.Concurrency)
 	}
 	for i, d := range cfg.Destinations {
 		field := fmt.Sprintf("Config.Destinations[%d]", i)
@@ -671,11 +686,20 @@ func (w *worker) loop(ctx, actx context.Context) {
 	e := w.e
 	backlog := false
 	for ctx.Err() == nil {
-		// One free slot at least, then as many more as are free.
+		// One free slot at least (the queue's, then the Engine's), then
+		// as many more as are free.
 		select {
 		case w.slots <- struct{}{}:
 		case <-ctx.Done():
 			return
+		}
+		if e.slots != nil {
+			select {
+			case e.slots <- struct{}{}:
+			case <-ctx.Done():
+				<-w.slots
+				return
+			}
 		}
 		n := 1
 		if backlog {
@@ -688,10 +712,18 @@ func (w *worker) loop(ctx, actx context.Context) {
 		for n < e.leaseBatch {
 			select {
 			case w.slots <- struct{}{}:
-				n++
 			default:
 				break more
 			}
+			if e.slots != nil {
+				select {
+				case e.slots <- struct{}{}:
+				default:
+					<-w.slots
+					break more
+				}
+			}
+			n++
 		}
 		now := e.clock.Now()
 		if w.lim != nil {
@@ -747,10 +779,13 @@ func (w *worker) loop(ctx, actx context.Context) {
 	}
 }
 
-// release frees n slots.
+// release frees n slots, the queue's and the Engine's.
 func (w *worker) release(n int) {
 	for range n {
 		<-w.slots
+		if w.e.slots != nil {
+			<-w.e.slots
+		}
 	}
 }
 
@@ -763,8 +798,8 @@ func (w *worker) idle(ctx context.Context, d time.Duration) {
 	}
 }
 
-// attempt makes one attempt of t and records it. It holds a slot, which
-// it frees.
+// attempt makes one attempt of t and records it. It holds a slot (the
+// queue's and the Engine's), which it frees.
 func (w *worker) attempt(actx context.Context, t *Task) {
 	defer w.inflight.Done()
 	defer w.release(1)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,6 +253,79 @@ func TestEngineBackoff(t *testing.T) {
 	}
 }
 
+// TestEngineBackoffSteps: a destination's listed steps bound its waits
+// in turn, the last one repeating; Max defaults to the largest.
+func TestEngineBackoffSteps(t *testing.T) {
+	r503 := delivery.Result{StatusCode: 503}
+	r := newRig(t, delivery.Config{
+		Destinations: []delivery.Destination{{Source: "github", Name: "app", MaxAttempts: 5,
+			Backoff: delivery.Backoff{Steps: []time.Duration{5 * time.Second, 5 * time.Minute, time.Minute}}}},
+		Attempt: failing(r503, r503, r503, r503, r503),
+	})
+	if d, _ := r.e.Destination(delivery.Queue{Source: "github", Destination: "app"}); d.Backoff.Max != 5*time.Minute || d.MaxRetryAfter != 5*time.Minute {
+		t.Fatalf("resolved Backoff.Max %v, MaxRetryAfter %v; want the largest step, 5m", d.Backoff.Max, d.MaxRetryAfter)
+	}
+	r.run()
+	r.enqueue("s1")
+	for i, want := range []time.Duration{5 * time.Second, 5 * time.Minute, time.Minute, time.Minute} {
+		n := r.await(delivery.NoticeAttempt, time.Second)
+		if wait := n.NextAt.Sub(n.Attempt.At.Add(n.Attempt.Latency)); n.Status != delivery.StatusPending || wait != want {
+			t.Fatalf("failure %d: status %v, wait %v; want pending, %v", i+1, n.Status, wait, want)
+		}
+	}
+	if n := r.await(delivery.NoticeDead, time.Second); n.Number != 5 {
+		t.Fatalf("dead after attempt %d, want 5", n.Number)
+	}
+}
+
+// TestEngineConcurrencyAcrossDestinations: Config.Concurrency bounds the
+// attempts under way across destinations, each of which could run more
+// on its own.
+func TestEngineConcurrencyAcrossDestinations(t *testing.T) {
+	const bound, events = 2, 6
+	g := newGate()
+	r := newRig(t, delivery.Config{
+		Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: 4}, {Source: "github", Name: "audit", Concurrency: 4}},
+		Concurrency:  bound,
+		Attempt:      g.attempt,
+	})
+	r.run()
+	for i := range events {
+		r.enqueue(fmt.Sprint("c", i))
+	}
+	// Let the attempts through one at a time: were the bound not held,
+	// the waiting ones would start meanwhile.
+	for range 2 * events {
+		g.release <- struct{}{}
+		r.await(delivery.NoticeDelivered, 0)
+	}
+	if m := g.most.Load(); m != bound {
+		t.Fatalf("%d attempts under way at once, want %d", m, bound)
+	}
+}
+
+// gate holds each attempt until it is let through (a send on release,
+// or its close), counting the attempts under way and the most at once.
+type gate struct {
+	release        chan struct{}
+	inFlight, most atomic.Int64
+}
+
+func newGate() *gate { return &gate{release: make(chan struct{})} }
+
+func (g *gate) attempt(ctx context.Context, _ *delivery.Task) delivery.Result {
+	n := g.inFlight.Add(1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	defer g.inFlight.Add(-1)
+	select {
+	case <-g.release:
+		return delivery.Result{Delivered: true, StatusCode: 200}
+	case <-ctx.Done():
+		return delivery.Result{Err: ctx.Err()}
+	}
+}
+
 func TestEngineJitter(t *testing.T) {
 	r := newRig(t, delivery.Config{
 		Destinations: []delivery.Destination{{Source: "github", Name: "app", Backoff: delivery.Backoff{Initial: 10 * time.Second, Max: time.Minute}}},
@@ -338,26 +412,11 @@ func TestEngineMaxAgeDeadline(t *testing.T) {
 }
 
 func TestEngineConcurrency(t *testing.T) {
-	var inFlight, most atomic.Int64
-	release := make(chan struct{})
+	g := newGate()
+	inFlight, most, release := &g.inFlight, &g.most, g.release
 	r := newRig(t, delivery.Config{
 		Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: 3}},
-		Attempt: func(ctx context.Context, tk *delivery.Task) delivery.Result {
-			n := inFlight.Add(1)
-			for {
-				m := most.Load()
-				if n <= m || most.CompareAndSwap(m, n) {
-					break
-				}
-			}
-			defer inFlight.Add(-1)
-			select {
-			case <-release:
-				return delivery.Result{Delivered: true}
-			case <-ctx.Done():
-				return delivery.Result{Err: ctx.Err()}
-			}
-		},
+		Attempt:      g.attempt,
 	})
 	for i := range 10 {
 		r.enqueue(fmt.Sprint("c", i))
@@ -683,6 +742,9 @@ func TestNewValidates(t *testing.T) {
 		{"Config.Destinations[0].Concurrency", delivery.Config{Store: s, Attempt: ok, Destinations: []delivery.Destination{{Source: "a", Name: "b", Concurrency: -1}}}},
 		{"Config.Destinations[0].Rate", delivery.Config{Store: s, Attempt: ok, Destinations: []delivery.Destination{{Source: "a", Name: "b", Rate: -1}}}},
 		{"Config.Destinations[0].MaxAge", delivery.Config{Store: s, Attempt: ok, Destinations: []delivery.Destination{{Source: "a", Name: "b", MaxAge: -1}}}},
+		{"Config.Concurrency", delivery.Config{Store: s, Attempt: ok, Destinations: []delivery.Destination{dest}, Concurrency: -1}},
+		{"Config.Destinations[0].Backoff.Steps[1]", delivery.Config{Store: s, Attempt: ok, Destinations: []delivery.Destination{{Source: "a", Name: "b", Backoff: delivery.Backoff{Steps: []time.Duration{time.Second, -1}}}}}},
+		{"Config.Destinations[0].Backoff: set Initial or Steps", delivery.Config{Store: s, Attempt: ok, Destinations: []delivery.Destination{{Source: "a", Name: "b", Backoff: delivery.Backoff{Initial: time.Second, Steps: []time.Duration{time.Second}}}}}},
 	} {
 		if _, err := delivery.New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.field) {
 			t.Errorf("want an error naming %s, got %v", tt.field, err)
@@ -697,7 +759,7 @@ func TestNewValidates(t *testing.T) {
 		Source: "github", Name: "app", Concurrency: 16, Burst: 1, AttemptTimeout: 30 * time.Second, Lease: time.Minute,
 		Backoff: delivery.Backoff{Initial: time.Second, Max: time.Hour}, MaxAttempts: 100, MaxAge: 72 * time.Hour, MaxRetryAfter: time.Hour,
 	}
-	if d != want {
+	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", d, want)
 	}
 	if _, ok := e.Destination(delivery.Queue{Source: "github", Destination: "nope"}); ok {

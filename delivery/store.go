@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -61,8 +62,9 @@ func unavailable(msg string) error { return unavailableError(msg) }
 //
 // Stores take time as arguments and never read a clock, so that tests and
 // engines drive them at any instant; they keep times at millisecond
-// precision. boltstore and redisstore implement Store; package
-// deliverytest checks another implementation against this contract.
+// precision. boltstore and redisstore implement Store durably, memstore in
+// memory; package deliverytest checks another implementation against
+// this contract.
 type Store interface {
 	// Append records ev and its deliveries, as [Event.Validate] accepts
 	// them (pending ones due at NextAt, delivering ones leased to their
@@ -148,6 +150,51 @@ type Report struct {
 	// OnError). A report lost in a crash costs a repeated attempt once the
 	// lease expires, never a lost event.
 	Lazy bool
+}
+
+// Check reports what is wrong with r as a store takes it: a status a
+// report can set (pending, delivered or dead), and a NextAt when pending.
+// Stores call it; it does not look at the lease.
+func (r *Report) Check() error {
+	switch r.Status {
+	case StatusPending:
+		if r.NextAt.IsZero() {
+			return errors.New("delivery: a pending Report needs a NextAt")
+		}
+	case StatusDelivered, StatusDead:
+	default:
+		return fmt.Errorf("delivery: a Report makes a delivery pending, delivered or dead, not %v", r.Status)
+	}
+	return nil
+}
+
+// Apply records r in d, the delivery it names: its attempt (counted in
+// Tries and AttemptCount, kept among the last MaxAttemptHistory, its
+// Error cut to MaxErrorLen), and the status it reports, with its NextAt,
+// or FinishedAt (r.Now) and Reason (cut to MaxErrorLen). The lease ends.
+// Stores call it once they have checked the lease; the payload is theirs
+// to drop.
+func (d *Delivery) Apply(r *Report) {
+	if r.Attempt != nil {
+		a := *r.Attempt
+		a.Error = clip(a.Error)
+		if len(d.Attempts) >= MaxAttemptHistory {
+			d.Attempts = append(d.Attempts[:0], d.Attempts[len(d.Attempts)-MaxAttemptHistory+1:]...)
+		}
+		d.Attempts = append(d.Attempts, a)
+		d.Tries++
+		d.AttemptCount++
+	}
+	d.Status, d.Token, d.Reason = r.Status, "", ""
+	switch r.Status {
+	case StatusPending:
+		d.NextAt, d.FinishedAt = r.NextAt, time.Time{}
+	default:
+		d.NextAt, d.FinishedAt = time.Time{}, r.Now
+		if r.Status == StatusDead {
+			d.Reason = clip(r.Reason)
+		}
+	}
 }
 
 // Filter selects events for List and Purge. Its zero value selects every

@@ -402,7 +402,7 @@ func (s *Store) Lease(ctx context.Context, q delivery.Queue, now time.Time, n in
 
 // Report implements [delivery.Store].
 func (s *Store) Report(ctx context.Context, r delivery.Report) error {
-	if err := checkReport(&r); err != nil {
+	if err := r.Check(); err != nil {
 		return err
 	}
 	if r.Attempt != nil {
@@ -419,19 +419,6 @@ func reportWait(lazy bool) wait {
 		return lazily
 	}
 	return committed
-}
-
-func checkReport(r *delivery.Report) error {
-	switch r.Status {
-	case delivery.StatusPending:
-		if r.NextAt.IsZero() {
-			return errors.New("boltstore: a pending Report needs a NextAt")
-		}
-	case delivery.StatusDelivered, delivery.StatusDead:
-	default:
-		return fmt.Errorf("boltstore: a Report makes a delivery pending, delivered or dead, not %v", r.Status)
-	}
-	return nil
 }
 
 // Extend implements [delivery.Store].

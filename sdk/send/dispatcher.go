@@ -2,6 +2,7 @@ package send
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,7 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/memstore"
 	"github.com/hookgate/hookgate/expr"
 )
 
@@ -30,15 +34,17 @@ const (
 	// DefaultWorkers bounds attempts in flight when
 	// DispatcherConfig.Workers is zero.
 	DefaultWorkers = 8
-	// DefaultQueueSize bounds each subscription's queue when
-	// DispatcherConfig.QueueSize is zero.
+	// DefaultQueueSize bounds each subscription's deliveries waiting
+	// when DispatcherConfig.QueueSize is zero.
 	DefaultQueueSize = 1024
 )
 
 // Subscription is one endpoint's interest in events.
 type Subscription struct {
 	// Name identifies the subscription in results and errors. Required
-	// and unique within a Dispatcher.
+	// and unique within a Dispatcher or an Outbox. An Outbox names its
+	// destinations in the store after it, so there it also follows
+	// delivery.CheckName (printable ASCII, no space or brace).
 	Name string
 	// Endpoint is the http or https URL the events are POSTed to.
 	Endpoint string
@@ -67,8 +73,9 @@ type Subscription struct {
 	Transform *expr.Program
 	// Concurrency is the most deliveries to this endpoint in flight at
 	// once, at most DispatcherConfig.Workers. Default: 1, which delivers
-	// the subscription's events one at a time in the order dispatched (an
-	// event waiting to be retried holds back those queued behind it).
+	// the subscription's events one at a time in the order dispatched,
+	// as long as none fails: an event waiting to be retried lets those
+	// behind it go first.
 	Concurrency int
 }
 
@@ -88,15 +95,18 @@ type FieldFilter struct {
 // DispatcherConfig configures a [Dispatcher].
 type DispatcherConfig struct {
 	// Workers bounds how many attempts run at once, across all
-	// subscriptions. A subscription never holds more than its Concurrency
-	// of them, and none while it waits to retry, so one stalled endpoint
-	// leaves the others the rest. Default: 8.
+	// subscriptions (the delivery engine's Config.Concurrency). A
+	// subscription never holds more than its Concurrency of them, and
+	// none while it waits to retry, so one stalled endpoint leaves the
+	// others the rest. Default: 8.
 	Workers int
-	// QueueSize bounds each subscription's queue of events waiting for a
-	// worker; Dispatch reports ErrQueueFull past it. Default: 1024.
+	// QueueSize bounds each subscription's deliveries waiting for a
+	// worker: queued, or waiting to be retried (those being attempted do
+	// not count). Dispatch reports ErrQueueFull past it. Default: 1024.
 	QueueSize int
 	// OnResult, if set, is called with each delivery's report once it is
-	// done, delivered or not. It is called from many goroutines at once.
+	// done, delivered or not (after the Sender's OnGiveUp). It is called
+	// from many goroutines at once.
 	OnResult func(subscription string, r *Report)
 }
 
@@ -104,28 +114,52 @@ type DispatcherConfig struct {
 // match, delivering to each independently and concurrently. Dispatch never
 // blocks on an endpoint. Make one with [NewDispatcher] (the zero value is
 // not usable) and stop it with Close. It is safe for concurrent use.
+//
+// A Dispatcher is an [Outbox] in memory: it runs the same delivery engine
+// (package delivery, the gateway's) over a memstore, which it purges of
+// each event once every delivery of it is done, so nothing survives the
+// process. Each subscription retries as its Sender's Send would: on its
+// Schedule (jittered in full), up to its MaxAttempts, after a
+// Retry-After up to its MaxRetryAfter; and stops as Send stops (410
+// Gone, another 4xx or a 3xx). The Sender's OnAttempt and OnGiveUp hooks
+// are called as Send calls them, and OnResult gets the Report Send would
+// return: each Attempt as the Sender saw it, with Retry and Delay as the
+// engine decided them.
+//
+// What differs from Send: the waits are the engine's (on the real clock,
+// jittered by the engine, so the Sender's Sleep and Rand do not apply);
+// a Retry-After of 0 or a date past waits the schedule's delay instead
+// of none; an event id and type are bounded (delivery.MaxIDLen,
+// delivery.MaxTypeLen). What differs from the Dispatcher before the
+// engine: a retry does not hold back the events queued behind it, and an
+// id still being delivered cannot be dispatched again.
 type Dispatcher struct {
-	subs     []*dispatchSub
-	slots    workerSlots
+	q        *queued
 	onResult func(string, *Report)
 
-	ctx    context.Context // deliveries run under it; Close cancels it
-	cancel context.CancelFunc
-	done   chan struct{} // closed when every runner has returned
+	mu      sync.Mutex
+	closed  bool
+	flights map[string]*flight // by event id: the events not yet done
+	active  int                // deliveries not yet done
+	drained chan struct{}      // closed once closed and active is 0
 
-	mu     sync.RWMutex // guards closed against the queues being closed
-	closed bool
+	stopRun  context.CancelFunc
+	ran      chan struct{} // closed when the engine's Run has returned
+	stopOnce sync.Once
 }
 
-// dispatchSub is a validated subscription and its queue.
+// dispatchSub is a validated subscription.
 type dispatchSub struct {
 	Subscription
 	filters []fieldFilter
-	queue   chan Delivery
+	dest    string // its destination's name in the delivery engine
 }
 
+// dispatcherSource names the Dispatcher's events in its memstore.
+const dispatcherSource = "dispatcher"
+
 // NewDispatcher validates cfg and subs and starts the dispatcher's
-// goroutines. Errors name the field at fault.
+// delivery engine. Errors name the field at fault.
 func NewDispatcher(cfg DispatcherConfig, subs ...Subscription) (*Dispatcher, error) {
 	switch {
 	case cfg.Workers < 0:
@@ -133,39 +167,39 @@ func NewDispatcher(cfg DispatcherConfig, subs ...Subscription) (*Dispatcher, err
 	case cfg.QueueSize < 0:
 		return nil, errors.New("send: DispatcherConfig.QueueSize: negative")
 	}
-	workers := cfg.Workers
-	if workers == 0 {
-		workers = DefaultWorkers
+	store, err := memstore.New(memstore.Config{MaxPending: cmp.Or(cfg.QueueSize, DefaultQueueSize)})
+	if err != nil {
+		return nil, fmt.Errorf("send: %w", err)
 	}
-	queueSize := cfg.QueueSize
-	if queueSize == 0 {
-		queueSize = DefaultQueueSize
+	d := &Dispatcher{onResult: cfg.OnResult, flights: map[string]*flight{}, drained: make(chan struct{}), ran: make(chan struct{})}
+	d.q, err = newQueued(queuedConfig{
+		store:   store,
+		source:  dispatcherSource,
+		workers: cmp.Or(cfg.Workers, DefaultWorkers),
+		// Subscription names may be any text: the store names each by
+		// its place.
+		dest:     func(i int, _ *dispatchSub) string { return "s" + strconv.Itoa(i) },
+		policy:   func(s *dispatchSub) delivery.Destination { return s.Sender.policy() },
+		attempt:  d.attempt,
+		observer: delivery.ObserverFunc(d.observe),
+		// Each event is purged once done (see finish): no retention.
+		keepDelivered: -1,
+		keepDead:      -1,
+		// Close cancels what runs once its ctx ends, at once.
+		drainTimeout: time.Nanosecond,
+	}, subs)
+	if err != nil {
+		return nil, err
 	}
-	d := &Dispatcher{slots: make(workerSlots, workers), onResult: cfg.OnResult, done: make(chan struct{})}
-	names := make(map[string]bool, len(subs))
-	for i, s := range subs {
-		if names[s.Name] {
-			return nil, fmt.Errorf("send: Subscription[%d] (%s).Name: duplicate", i, s.Name)
-		}
-		names[s.Name] = true
-		ds, err := checkSubscription(i, s, workers)
-		if err != nil {
-			return nil, err
-		}
-		ds.queue = make(chan Delivery, queueSize)
-		d.subs = append(d.subs, ds)
+	if d.q.engine == nil {
+		close(d.ran)
+		return d, nil
 	}
-
-	d.ctx, d.cancel = context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for _, s := range d.subs {
-		for range s.Concurrency {
-			wg.Go(func() { d.run(s) })
-		}
-	}
+	ctx, cancel := context.WithCancel(context.Background())
+	d.stopRun = cancel
 	go func() {
-		wg.Wait()
-		close(d.done)
+		_ = d.q.engine.Run(ctx)
+		close(d.ran)
 	}()
 	return d, nil
 }
@@ -293,35 +327,21 @@ func (s *dispatchSub) transformed(ctx context.Context, ev Delivery) (Delivery, e
 	return ev, nil
 }
 
-// run delivers s's queued events until the queue is closed and empty.
-func (d *Dispatcher) run(s *dispatchSub) {
-	for ev := range s.queue {
-		r := s.Sender.deliver(d.ctx, ev, d.slots)
-		if d.onResult != nil {
-			d.onResult(s.Name, r)
-		}
-	}
-}
-
 // Dispatch queues ev for every subscription whose types and filters match
 // it, with the subscription's Endpoint as URL, and returns how many it was
 // queued for. It does not wait: a subscription whose queue is full is
 // skipped and reported in an error wrapping ErrQueueFull, while the others
 // still get the event. The event id (generated when empty) is the same for
-// every subscription.
+// every subscription. An id still being delivered (dispatched before, and
+// not yet done for every subscription) is refused: the error wraps
+// delivery.ErrExists and nothing is queued.
 func (d *Dispatcher) Dispatch(ev Delivery) (int, error) {
 	ev, err := resolveDelivery(ev)
 	if err != nil {
 		return 0, err
 	}
-	matched := matchSubscriptions(d.subs, &ev) // subscriptions never change: match unlocked
-
-	d.mu.RLock()
-	defer d.mu.RUnlock()
-	if d.closed {
-		return 0, ErrDispatcherClosed
-	}
-	n := 0
+	matched := matchSubscriptions(d.q.order, &ev) // subscriptions never change: match unlocked
+	f := &flight{left: make(map[string]*sending, len(matched))}
 	var errs []error
 	for _, s := range matched {
 		one, err := s.transformed(context.Background(), ev)
@@ -330,14 +350,46 @@ func (d *Dispatcher) Dispatch(ev Delivery) (int, error) {
 			continue
 		}
 		one.URL = s.Endpoint
-		select {
-		case s.queue <- one:
-			n++
-		default:
-			errs = append(errs, fmt.Errorf("%w: subscription %q", ErrQueueFull, s.Name))
-		}
+		f.left[s.dest] = &sending{sub: s, f: f, d: one, rep: Report{ID: ev.ID}}
 	}
-	return n, errors.Join(errs...)
+
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return 0, ErrDispatcherClosed
+	}
+	if len(f.left) == 0 {
+		return 0, errors.Join(errs...)
+	}
+	if d.flights[ev.ID] != nil {
+		return 0, fmt.Errorf("send: event %q is still being delivered: %w", ev.ID, delivery.ErrExists)
+	}
+	// Recorded under d.mu: Close does not miss it, and the engine's
+	// notices find it (the store call is quick, and in memory).
+	for len(f.left) > 0 {
+		subs := make([]*dispatchSub, 0, len(f.left))
+		for _, s := range d.q.order {
+			if f.left[s.dest] != nil {
+				subs = append(subs, s)
+			}
+		}
+		err := d.q.record(context.Background(), &ev, subs)
+		var full *memstore.FullError
+		if errors.As(err, &full) {
+			for _, q := range full.Queues {
+				errs = append(errs, fmt.Errorf("%w: subscription %q", ErrQueueFull, d.q.subs[q.Destination].Name))
+				delete(f.left, q.Destination)
+			}
+			continue
+		}
+		if err != nil {
+			return 0, errors.Join(append(errs, err)...)
+		}
+		d.flights[ev.ID] = f
+		d.active += len(f.left)
+		break
+	}
+	return len(f.left), errors.Join(errs...)
 }
 
 // Close stops Dispatch from queuing more and waits until every queued
@@ -349,20 +401,29 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	d.mu.Lock()
 	if !d.closed {
 		d.closed = true
-		for _, s := range d.subs {
-			close(s.queue)
-		}
+		d.signal()
 	}
 	d.mu.Unlock()
+	var err error
 	select {
-	case <-d.done:
-		d.cancel()
-		return nil
-	case <-ctx.Done():
-		d.cancel()
-		<-d.done
-		return fmt.Errorf("send: dispatcher close: %w", ctx.Err())
+	case <-d.drained:
+	default:
+		select {
+		case <-d.drained:
+		case <-ctx.Done():
+			err = fmt.Errorf("send: dispatcher close: %w", ctx.Err())
+		}
 	}
+	d.stopOnce.Do(func() {
+		if d.stopRun != nil {
+			d.stopRun()
+		}
+		<-d.ran
+	})
+	if err != nil {
+		d.abandon(ctx.Err())
+	}
+	return err
 }
 
 // checkTypePattern reports why p is not an event type pattern, if it is not.

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/memstore"
 	"github.com/hookgate/hookgate/sdk/send"
 	"github.com/hookgate/hookgate/verify"
 )
@@ -352,4 +354,174 @@ func TestNewDispatcherConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeDispatcher(t, d)
+}
+
+// TestDispatcherOutcomes: Send, a Dispatcher and an Outbox read an
+// endpoint's answers alike: delivered; retried on the Sender's schedule
+// (Dispatcher) or the Outbox's Policy; dead at once when retrying cannot
+// help; given up after the most attempts.
+func TestDispatcherOutcomes(t *testing.T) {
+	steps := []time.Duration{time.Millisecond, 2 * time.Millisecond}
+	tests := []struct {
+		name       string
+		replies    []reply
+		wantStatus []int
+		wantErr    error
+		gone       bool
+	}{
+		{"200", []reply{{status: 200}}, []int{200}, nil, false},
+		{"503 and 502, then 200", []reply{{status: 503}, {status: 502}, {status: 200}}, []int{503, 502, 200}, nil, false},
+		{"429 with Retry-After, then 204", []reply{{status: 429, header: map[string]string{"Retry-After": "0"}}, {status: 204}}, []int{429, 204}, nil, false},
+		{"409 with Retry-After retried", []reply{{status: 409, header: map[string]string{"Retry-After": "0"}}, {status: 200}}, []int{409, 200}, nil, false},
+		{"409 rejected", []reply{{status: 409}, {status: 200}}, []int{409}, send.ErrRejected, false},
+		{"400 rejected", []reply{{status: 503}, {status: 400}, {status: 200}}, []int{503, 400}, send.ErrRejected, false},
+		{"redirect not followed", []reply{{status: 307, header: map[string]string{"Location": "/elsewhere"}}, {status: 200}}, []int{307}, send.ErrRejected, false},
+		{"410 gone", []reply{{status: 410}, {status: 200}}, []int{410}, send.ErrEndpointGone, true},
+		{"gives up after MaxAttempts", []reply{{status: 500}}, []int{500, 500, 500}, send.ErrGaveUp, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// Send, as the reference.
+			srv := newScriptServer(t, tt.replies...)
+			s := testSender(t, newFakeClock(), &hookLog{}, func(c *send.Config) { c.Schedule = steps })
+			ref, _ := s.Send(context.Background(), send.Delivery{URL: srv.URL, ID: "evt_1", Body: []byte(`{}`)})
+			if got := statuses(ref); !slices.Equal(got, tt.wantStatus) || !errors.Is(ref.Err, tt.wantErr) || (ref.Err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Send: statuses %v, err %v; want %v, %v", got, ref.Err, tt.wantStatus, tt.wantErr)
+			}
+
+			// The Dispatcher: the same report, but for the waits.
+			srv = newScriptServer(t, tt.replies...)
+			log := &hookLog{}
+			s = plainSender(t, func(c *send.Config) {
+				c.Schedule, c.OnAttempt, c.OnGiveUp = steps, log.onAttempt, log.onGiveUp
+			})
+			reports := make(chan *send.Report, 1)
+			d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) { reports <- r }},
+				send.Subscription{Name: "sub", Endpoint: srv.URL, Sender: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := d.Dispatch(send.Delivery{ID: "evt_1", Body: []byte(`{}`)}); n != 1 || err != nil {
+				t.Fatalf("Dispatch: %d, %v", n, err)
+			}
+			closeDispatcher(t, d)
+			rep := <-reports
+			if got := statuses(rep); !slices.Equal(got, tt.wantStatus) || !errors.Is(rep.Err, tt.wantErr) || (rep.Err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("Dispatcher: statuses %v, err %v; want %v, %v", got, rep.Err, tt.wantStatus, tt.wantErr)
+			}
+			if rep.ID != "evt_1" || rep.Delivered != ref.Delivered || rep.Gone != tt.gone || rep.Status != ref.Status {
+				t.Errorf("Dispatcher: report %+v; Send's %+v", rep, ref)
+			}
+			for i, a := range rep.Attempts {
+				retry := i < len(rep.Attempts)-1
+				if a.N != i+1 || a.Retry != retry || a.Delay < 0 || a.Delay > steps[min(i, len(steps)-1)] || !retry && a.Delay != 0 {
+					t.Errorf("Dispatcher: attempt %d: N %d Retry %v Delay %v; want Retry %v within the schedule", i+1, a.N, a.Retry, a.Delay, retry)
+				}
+				if (a.Err == nil) != (i == len(rep.Attempts)-1 && tt.wantErr == nil) || a.Reason != ref.Attempts[i].Reason {
+					t.Errorf("Dispatcher: attempt %d: %+v; Send's %+v", i+1, a, ref.Attempts[i])
+				}
+			}
+			if a, g := log.counts(); a != len(tt.wantStatus) || (g == 1) != (tt.wantErr != nil) || g > 1 {
+				t.Errorf("Dispatcher: OnAttempt called %d times, OnGiveUp %d", a, g)
+			}
+			if got := len(srv.requests()); got != len(tt.wantStatus) {
+				t.Errorf("Dispatcher: the endpoint got %d requests, want %d", got, len(tt.wantStatus))
+			}
+
+			// The Outbox, on the same engine with its own Policy.
+			srv = newScriptServer(t, tt.replies...)
+			store, err := memstore.New(memstore.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			o, err := send.NewOutbox(send.OutboxConfig{Store: store,
+				Policy: delivery.Destination{MaxAttempts: len(steps) + 1, Backoff: delivery.Backoff{Steps: steps}}},
+				send.Subscription{Name: "sub", Endpoint: srv.URL, Sender: s})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() { _ = o.Run(ctx); close(done) }()
+			defer func() { cancel(); <-done }()
+			if n, err := o.Enqueue(ctx, send.Delivery{ID: "evt_1", Body: []byte(`{}`)}); n != 1 || err != nil {
+				t.Fatalf("Enqueue: %d, %v", n, err)
+			}
+			want := delivery.StatusDelivered
+			if tt.wantErr != nil {
+				want = delivery.StatusDead
+			}
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				ev, err := store.Get(ctx, send.DefaultOutboxSource, "evt_1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if dl := ev.Deliveries[0]; dl.Status.Final() {
+					if dl.Status != want || dl.AttemptCount != len(tt.wantStatus) {
+						t.Fatalf("Outbox: %v after %d attempts; want %v after %d", dl.Status, dl.AttemptCount, want, len(tt.wantStatus))
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("Outbox: not done: %+v", ev.Deliveries[0])
+				}
+			}
+		})
+	}
+}
+
+// TestDispatcherInvalidDelivery: a body the scheme cannot sign is
+// reported as Send reports it: ErrInvalidDelivery, no attempt, no hook.
+func TestDispatcherInvalidDelivery(t *testing.T) {
+	twilio, _ := verify.Preset("twilio")
+	log := &hookLog{}
+	s := plainSender(t, func(c *send.Config) { c.Scheme, c.OnAttempt, c.OnGiveUp = twilio, log.onAttempt, log.onGiveUp })
+	reports := make(chan *send.Report, 1)
+	d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) { reports <- r }},
+		send.Subscription{Name: "sms", Endpoint: "http://127.0.0.1:1/?bodySHA256=00", Sender: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Dispatch(send.Delivery{ID: "evt_1", Body: []byte(`{}`)}); n != 1 || err != nil {
+		t.Fatalf("Dispatch: %d, %v", n, err)
+	}
+	closeDispatcher(t, d)
+	rep := <-reports
+	if !errors.Is(rep.Err, send.ErrInvalidDelivery) || len(rep.Attempts) != 0 || rep.Delivered {
+		t.Fatalf("report %+v", rep)
+	}
+	if a, g := log.counts(); a+g != 0 {
+		t.Errorf("hooks called: %d attempts, %d give-ups", a, g)
+	}
+}
+
+// TestDispatcherDuplicateID: an id still being delivered is refused; once
+// its report is out, the id can be dispatched again.
+func TestDispatcherDuplicateID(t *testing.T) {
+	slow, slowArrived, release := stallServer(t)
+	results := make(chan *send.Report, 2)
+	d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) { results <- r }},
+		send.Subscription{Name: "slow", Endpoint: slow.URL, Sender: plainSender(t, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := send.Delivery{ID: "evt_1", Body: []byte(`{}`)}
+	if n, err := d.Dispatch(ev); n != 1 || err != nil {
+		t.Fatalf("first Dispatch: %d, %v", n, err)
+	}
+	<-slowArrived
+	if n, err := d.Dispatch(ev); n != 0 || !errors.Is(err, delivery.ErrExists) {
+		t.Fatalf("Dispatch of an id under way: %d, %v; want 0, delivery.ErrExists", n, err)
+	}
+	close(release)
+	if r := <-results; !r.Delivered {
+		t.Fatalf("first delivery: %+v", r)
+	}
+	if n, err := d.Dispatch(ev); n != 1 || err != nil {
+		t.Fatalf("Dispatch of a delivered id: %d, %v", n, err)
+	}
+	closeDispatcher(t, d)
+	if r := <-results; !r.Delivered {
+		t.Fatalf("second delivery: %+v", r)
+	}
 }

@@ -1,9 +1,9 @@
 package send
 
 import (
+	"cmp"
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/hookgate/hookgate/delivery"
 )
@@ -23,7 +23,8 @@ type OutboxConfig struct {
 	// Policy is the delivery policy of every subscription: attempt
 	// timeout, backoff, maximum attempts and age, rate. Its Source, Name
 	// and Concurrency are set per subscription (Concurrency from the
-	// subscription's, default 1).
+	// subscription's, default 1). The Senders' Schedule and MaxAttempts
+	// do not apply (a Dispatcher's retries follow them).
 	Policy delivery.Destination
 	// Observer receives what the engine does (attempts, deliveries, dead
 	// letters, queue states), for metrics and logs. Optional.
@@ -37,53 +38,48 @@ type OutboxConfig struct {
 // resuming after a restart. Unlike [Dispatcher], nothing is lost when the
 // process stops. Make one with [NewOutbox] and run its workers with
 // [Outbox.Run]. It is safe for concurrent use.
+//
+// The Outbox reads each attempt as [Sender.Send] does, and as a
+// Dispatcher does: a 2xx is delivered; 410 Gone, another 4xx (but 408,
+// 429, and 409 with a Retry-After) or a 3xx is dead at once; anything
+// else is retried, after its Retry-After when it has one. The Senders'
+// OnAttempt and OnGiveUp hooks are not called: the Observer and the
+// engine's dead letters stand for them.
 type Outbox struct {
-	source string
-	subs   map[string]*dispatchSub
-	order  []*dispatchSub
-	engine *delivery.Engine
+	q *queued
 }
 
 // NewOutbox validates cfg and subs (as NewDispatcher does) and returns an
-// Outbox. Errors name the field at fault.
+// Outbox. Subscription names name the destinations in the store, so
+// they follow delivery.CheckName. Errors name the field at fault.
 func NewOutbox(cfg OutboxConfig, subs ...Subscription) (*Outbox, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("send: OutboxConfig.Store: required")
 	}
-	if cfg.Source == "" {
-		cfg.Source = DefaultOutboxSource
+	if len(subs) == 0 {
+		return nil, errors.New("send: NewOutbox: no Subscription")
 	}
-	o := &Outbox{source: cfg.Source, subs: map[string]*dispatchSub{}}
-	var dests []delivery.Destination
-	for i, s := range subs {
-		ds, err := checkSubscription(i, s, 0)
-		if err != nil {
-			return nil, err
-		}
-		if o.subs[s.Name] != nil {
-			return nil, fmt.Errorf("send: Subscription[%d] (%s).Name: duplicate", i, s.Name)
-		}
-		o.subs[s.Name] = ds
-		o.order = append(o.order, ds)
-		d := cfg.Policy
-		d.Source, d.Name, d.Concurrency = cfg.Source, s.Name, ds.Concurrency
-		dests = append(dests, d)
-	}
-	eng, err := delivery.New(delivery.Config{Store: cfg.Store, Attempt: o.attempt, Destinations: dests, Observer: cfg.Observer})
+	q, err := newQueued(queuedConfig{
+		store:    cfg.Store,
+		source:   cmp.Or(cfg.Source, DefaultOutboxSource),
+		dest:     func(_ int, s *dispatchSub) string { return s.Name },
+		policy:   func(*dispatchSub) delivery.Destination { return cfg.Policy },
+		attempt:  outboxAttempt,
+		observer: cfg.Observer,
+	}, subs)
 	if err != nil {
-		return nil, fmt.Errorf("send: %w", err)
+		return nil, err
 	}
-	o.engine = eng
-	return o, nil
+	return &Outbox{q: q}, nil
 }
 
 // Run delivers until ctx ends, then lets attempts under way finish (the
 // engine's drain timeout). Events recorded by an earlier run are resumed.
-func (o *Outbox) Run(ctx context.Context) error { return o.engine.Run(ctx) }
+func (o *Outbox) Run(ctx context.Context) error { return o.q.engine.Run(ctx) }
 
 // Engine returns the outbox's delivery engine, for replays, purges and
 // its store's events.
-func (o *Outbox) Engine() *delivery.Engine { return o.engine }
+func (o *Outbox) Engine() *delivery.Engine { return o.q.engine }
 
 // Enqueue records ev, durably, with a delivery to every subscription whose
 // types and filters match it, and returns how many that is (0: nothing
@@ -96,41 +92,23 @@ func (o *Outbox) Enqueue(ctx context.Context, ev Delivery) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	matched := matchSubscriptions(o.order, &ev)
+	matched := matchSubscriptions(o.q.order, &ev)
 	if len(matched) == 0 {
 		return 0, nil
 	}
-	names := make([]string, len(matched))
-	for i, s := range matched {
-		names[i] = s.Name
-	}
-	rec := &delivery.Event{Source: o.source, ID: ev.ID, Type: ev.Type, Header: ev.Header, Body: ev.Body}
-	if err := o.engine.Enqueue(ctx, rec, names...); err != nil {
+	if err := o.q.record(ctx, &ev, matched); err != nil {
 		return 0, err
 	}
 	return len(matched), nil
 }
 
-// attempt is the engine's attempt function: one signed request by the
-// subscription's Sender.
-func (o *Outbox) attempt(ctx context.Context, t *delivery.Task) delivery.Result {
-	s := o.subs[t.Delivery.Destination]
-	if s == nil {
-		return delivery.Result{Permanent: true, Err: fmt.Errorf("send: no subscription %q", t.Delivery.Destination)}
-	}
+// outboxAttempt is the engine's attempt function: one signed request by
+// the subscription's Sender, the body transformed as it asks.
+func outboxAttempt(ctx context.Context, t *delivery.Task, s *dispatchSub) delivery.Result {
 	d, err := s.transformed(ctx, Delivery{URL: s.Endpoint, ID: t.Event.ID, Type: t.Event.Type, Body: t.Event.Body, Header: t.Event.Header})
 	if err != nil {
 		return delivery.Result{Permanent: true, Err: err}
 	}
-	a, retryAfter, _, out := s.Sender.attempt(ctx, &d, t.Attempt)
-	r := delivery.Result{StatusCode: a.Status, RetryAfter: retryAfter, Err: a.Err}
-	switch out {
-	case outDelivered:
-		r.Delivered, r.Err = true, nil
-	case outGone, outRejected, outSignFailed:
-		// Retrying cannot help: the endpoint said so, or the body
-		// cannot be signed.
-		r.Permanent = true
-	}
+	_, _, r := s.send(ctx, &d, t.Attempt)
 	return r
 }

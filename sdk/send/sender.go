@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookgate/hookgate/delivery"
 	"github.com/hookgate/hookgate/sdk"
 	"github.com/hookgate/hookgate/verify"
 )
@@ -101,6 +102,8 @@ type Config struct {
 	// Each is jittered in full: the sender waits a uniformly random time
 	// between 0 and the entry. Default: the Standard Webhooks schedule,
 	// 5s, 5m, 30m, 2h, 5h, 10h, 10h. [Backoff] builds an exponential one.
+	// A [Dispatcher] retries on the same schedule (as the delivery
+	// engine's delivery.Backoff Steps); an [Outbox] on its own Policy.
 	Schedule []time.Duration
 	// MaxAttempts bounds the attempts, the first included; past the end
 	// of Schedule its last entry repeats. 1 disables retries. Default:
@@ -133,10 +136,12 @@ type Config struct {
 	// durations and HTTP-date Retry-After values. Default: time.Now.
 	Now func() time.Time
 	// Sleep waits d or until ctx is done, returning ctx's error then.
-	// Default: a timer.
+	// Default: a timer. Send's retries only: a Dispatcher's and an
+	// Outbox's wait in the delivery engine.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Rand returns a number in [0, 1] scaling each scheduled delay (full
-	// jitter). Default: math/rand/v2's Float64.
+	// jitter). Default: math/rand/v2's Float64. Send's retries only, as
+	// Sleep.
 	Rand func() float64
 }
 
@@ -211,7 +216,7 @@ type Sender struct {
 	signer        *verify.Signer
 	client        *http.Client
 	timeout       time.Duration
-	schedule      []time.Duration
+	backoff       delivery.Backoff // Steps: the schedule
 	maxAttempts   int
 	maxRetryAfter time.Duration
 	attemptHeader string
@@ -241,7 +246,7 @@ func New(cfg Config) (*Sender, error) {
 		signer:        signer,
 		client:        cmp.Or(cfg.Client, defaultSenderClient),
 		timeout:       cmp.Or(cfg.AttemptTimeout, DefaultAttemptTimeout),
-		schedule:      append([]time.Duration(nil), cfg.Schedule...),
+		backoff:       delivery.Backoff{Steps: append([]time.Duration(nil), cfg.Schedule...)},
 		maxAttempts:   cfg.MaxAttempts,
 		maxRetryAfter: cmp.Or(cfg.MaxRetryAfter, DefaultMaxRetryAfter),
 		attemptHeader: cmp.Or(cfg.AttemptHeader, DefaultAttemptHeader),
@@ -270,16 +275,16 @@ func New(cfg Config) (*Sender, error) {
 	if cfg.MaxAttempts < 0 {
 		return nil, bad("MaxAttempts", "negative")
 	}
-	for i, d := range s.schedule {
+	for i, d := range s.backoff.Steps {
 		if d < 0 {
 			return nil, bad(fmt.Sprintf("Schedule[%d]", i), "negative")
 		}
 	}
-	if len(s.schedule) == 0 {
-		s.schedule = standardSchedule
+	if len(s.backoff.Steps) == 0 {
+		s.backoff.Steps = standardSchedule
 	}
 	if s.maxAttempts == 0 {
-		s.maxAttempts = 1 + len(s.schedule)
+		s.maxAttempts = 1 + len(s.backoff.Steps)
 	}
 	if s.attemptHeader == "-" {
 		s.attemptHeader = ""
@@ -319,8 +324,13 @@ func Backoff(base, limit time.Duration, retries int) []time.Duration {
 // the event is being processed elsewhere) is retried too. It stops at
 // once on 410 Gone, on any other 3xx or 4xx, and when ctx is done. The
 // returned Report is never nil and the error is its Err.
+//
+// Send is synchronous: it returns once d is delivered or given up on,
+// retries and waits included, and keeps nothing. To queue events and
+// return at once, use a [Dispatcher] (in memory) or an [Outbox]
+// (durable), which classify each attempt as Send does.
 func (s *Sender) Send(ctx context.Context, d Delivery) (*Report, error) {
-	r := s.deliver(ctx, d, nil)
+	r := s.deliver(ctx, d)
 	return r, r.Err
 }
 
@@ -336,9 +346,8 @@ const (
 	outSignFailed
 )
 
-// deliver runs the attempts of one delivery. When slots is not nil each
-// attempt holds one of them, and none is held while waiting to retry.
-func (s *Sender) deliver(ctx context.Context, d Delivery, slots workerSlots) *Report {
+// deliver runs the attempts of one delivery, waiting between them.
+func (s *Sender) deliver(ctx context.Context, d Delivery) *Report {
 	rep := &Report{ID: d.ID}
 	d, err := resolveDelivery(d)
 	if err == nil {
@@ -350,50 +359,63 @@ func (s *Sender) deliver(ctx context.Context, d Delivery, slots workerSlots) *Re
 	}
 	rep.ID = d.ID
 	for n := 1; ; n++ {
-		if err := slots.acquire(ctx); err != nil {
+		if err := ctx.Err(); err != nil {
 			rep.Err = fmt.Errorf("send: delivery canceled: %w", err)
 			break
 		}
 		a, retryAfter, hasRetryAfter, out := s.attempt(ctx, &d, n)
-		slots.release()
-		if out == outSignFailed && n == 1 {
+		if invalid(&a, out) {
 			rep.Err = fmt.Errorf("%w: %w", ErrInvalidDelivery, a.Err)
 			return rep
 		}
-		last := n >= s.maxAttempts
-		if out == outRetry && !last {
+		retry := out == outRetry && n < s.maxAttempts
+		if retry {
 			a.Retry = true
 			a.Delay = s.delay(n, retryAfter, hasRetryAfter)
 		}
-		rep.Attempts = append(rep.Attempts, a)
-		rep.Status = a.Status
+		rep.add(a)
 		if s.onAttempt != nil {
 			s.onAttempt(d, a)
 		}
-		switch out {
-		case outDelivered:
-			rep.Delivered = true
-			return rep
-		case outGone:
-			rep.Gone = true
-			rep.Err = a.Err
-		case outRetry:
-			if last {
-				rep.Err = fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, n, a.Err)
-			} else if err := s.sleep(ctx, a.Delay); err != nil {
-				rep.Err = fmt.Errorf("send: delivery canceled: %w", err)
-			} else {
-				continue
-			}
-		default:
-			rep.Err = a.Err
+		if !retry {
+			rep.end(&a, out)
+			break
 		}
-		break
+		if err := s.sleep(ctx, a.Delay); err != nil {
+			rep.Err = fmt.Errorf("send: delivery canceled: %w", err)
+			break
+		}
 	}
-	if s.onGiveUp != nil {
+	if !rep.Delivered && s.onGiveUp != nil {
 		s.onGiveUp(d, rep)
 	}
 	return rep
+}
+
+// invalid reports whether attempt a, whose outcome was out, showed that
+// the delivery cannot be sent at all: its first attempt could not be
+// signed or made. No attempt counts then, and no hook is called.
+func invalid(a *Attempt, out outcome) bool { return out == outSignFailed && a.N == 1 }
+
+// add records attempt a.
+func (r *Report) add(a Attempt) {
+	r.Attempts = append(r.Attempts, a)
+	r.Status = a.Status
+}
+
+// end records the end of the delivery after its last attempt a, whose
+// outcome was out: delivered, or why not.
+func (r *Report) end(a *Attempt, out outcome) {
+	switch out {
+	case outDelivered:
+		r.Delivered = true
+	case outGone:
+		r.Gone, r.Err = true, a.Err
+	case outRetry:
+		r.Err = fmt.Errorf("%w after %d attempts: %w", ErrGaveUp, a.N, a.Err)
+	default:
+		r.Err = a.Err
+	}
 }
 
 // attempt makes attempt n and classifies its outcome.
@@ -458,7 +480,7 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 	a.Status = resp.StatusCode
 	a.Reason = sdk.Reason(resp.Header.Get(sdk.HeaderReason))
 	code := resp.StatusCode
-	retryAfter, hasRetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+	retryAfter, hasRetryAfter = delivery.ParseRetryAfter(resp.Header.Get("Retry-After"), s.now())
 	switch {
 	case code >= 200 && code < 300:
 		return a, 0, false, outDelivered
@@ -475,37 +497,32 @@ func (s *Sender) attempt(ctx context.Context, d *Delivery, n int) (a Attempt, re
 	}
 }
 
-// delay returns the wait after failed attempt n.
+// delay returns the wait after failed attempt n: the Retry-After when
+// there was one, else the schedule's, jittered (the delivery engine's
+// rule).
 func (s *Sender) delay(n int, retryAfter time.Duration, hasRetryAfter bool) time.Duration {
 	if hasRetryAfter {
 		return min(retryAfter, s.maxRetryAfter)
 	}
-	d := s.schedule[min(n-1, len(s.schedule)-1)]
-	r := s.rand()
-	if !(r >= 0) { // also NaN
-		r = 0
-	}
-	return time.Duration(min(r, 1) * float64(d))
+	return s.backoff.Delay(n, s.rand())
 }
 
-// parseRetryAfter reads a Retry-After value: delay seconds or an HTTP date.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
+// noMaxAge stands for no limit on a delivery's age: a Sender's retries
+// end with its MaxAttempts alone.
+const noMaxAge = 100 * 365 * 24 * time.Hour
+
+// policy is the delivery engine's Destination (its retry policy) that
+// retries as s does: its schedule, jittered in full, its MaxAttempts and
+// MaxRetryAfter, no limit of age. The engine's attempt timeout is a
+// backstop, twice the Sender's own, which ends an attempt first.
+func (s *Sender) policy() delivery.Destination {
+	return delivery.Destination{
+		AttemptTimeout: 2 * s.timeout,
+		Backoff:        s.backoff,
+		MaxAttempts:    s.maxAttempts,
+		MaxAge:         noMaxAge,
+		MaxRetryAfter:  s.maxRetryAfter,
 	}
-	if secs, err := strconv.ParseUint(v, 10, 63); err == nil {
-		if secs > uint64(math.MaxInt64/int64(time.Second)) {
-			return math.MaxInt64, true
-		}
-		return time.Duration(secs) * time.Second, true
-	} else if errors.Is(err, strconv.ErrRange) {
-		return math.MaxInt64, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
 
 // sleepContext waits d or until ctx is done.
@@ -558,26 +575,4 @@ func newMessageID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return "msg_" + hex.EncodeToString(b[:])
-}
-
-// workerSlots is a counting semaphore bounding attempts in flight; a nil
-// one bounds nothing.
-type workerSlots chan struct{}
-
-func (w workerSlots) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil || w == nil {
-		return err
-	}
-	select {
-	case w <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func (w workerSlots) release() {
-	if w != nil {
-		<-w
-	}
 }
