@@ -356,6 +356,23 @@ func TestNewDispatcherConfig(t *testing.T) {
 	closeDispatcher(t, d)
 }
 
+// dispatchOne dispatches one event to one subscription of endpoint and s,
+// closes the Dispatcher, and returns the report OnResult got.
+func dispatchOne(t *testing.T, endpoint string, s *send.Sender) *send.Report {
+	t.Helper()
+	reports := make(chan *send.Report, 1)
+	d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) { reports <- r }},
+		send.Subscription{Name: "sub", Endpoint: endpoint, Sender: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Dispatch(send.Delivery{ID: "evt_1", Body: []byte(`{}`)}); n != 1 || err != nil {
+		t.Fatalf("Dispatch: %d, %v", n, err)
+	}
+	closeDispatcher(t, d)
+	return <-reports
+}
+
 // TestDispatcherOutcomes: Send, a Dispatcher and an Outbox read an
 // endpoint's answers alike: delivered; retried on the Sender's schedule
 // (Dispatcher) or the Outbox's Policy; dead at once when retrying cannot
@@ -395,17 +412,7 @@ func TestDispatcherOutcomes(t *testing.T) {
 			s = plainSender(t, func(c *send.Config) {
 				c.Schedule, c.OnAttempt, c.OnGiveUp = steps, log.onAttempt, log.onGiveUp
 			})
-			reports := make(chan *send.Report, 1)
-			d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) { reports <- r }},
-				send.Subscription{Name: "sub", Endpoint: srv.URL, Sender: s})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n, err := d.Dispatch(send.Delivery{ID: "evt_1", Body: []byte(`{}`)}); n != 1 || err != nil {
-				t.Fatalf("Dispatch: %d, %v", n, err)
-			}
-			closeDispatcher(t, d)
-			rep := <-reports
+			rep := dispatchOne(t, srv.URL, s)
 			if got := statuses(rep); !slices.Equal(got, tt.wantStatus) || !errors.Is(rep.Err, tt.wantErr) || (rep.Err == nil) != (tt.wantErr == nil) {
 				t.Fatalf("Dispatcher: statuses %v, err %v; want %v, %v", got, rep.Err, tt.wantStatus, tt.wantErr)
 			}
@@ -476,17 +483,7 @@ func TestDispatcherInvalidDelivery(t *testing.T) {
 	twilio, _ := verify.Preset("twilio")
 	log := &hookLog{}
 	s := plainSender(t, func(c *send.Config) { c.Scheme, c.OnAttempt, c.OnGiveUp = twilio, log.onAttempt, log.onGiveUp })
-	reports := make(chan *send.Report, 1)
-	d, err := send.NewDispatcher(send.DispatcherConfig{OnResult: func(_ string, r *send.Report) { reports <- r }},
-		send.Subscription{Name: "sms", Endpoint: "http://127.0.0.1:1/?bodySHA256=00", Sender: s})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, err := d.Dispatch(send.Delivery{ID: "evt_1", Body: []byte(`{}`)}); n != 1 || err != nil {
-		t.Fatalf("Dispatch: %d, %v", n, err)
-	}
-	closeDispatcher(t, d)
-	rep := <-reports
+	rep := dispatchOne(t, "http://127.0.0.1:1/?bodySHA256=00", s)
 	if !errors.Is(rep.Err, send.ErrInvalidDelivery) || len(rep.Attempts) != 0 || rep.Delivered {
 		t.Fatalf("report %+v", rep)
 	}
