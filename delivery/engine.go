@@ -224,7 +224,26 @@ type worker struct {
 	slots chan struct{} // buffered Concurrency: one per attempt under way
 
 	inflight sync.WaitGroup
+
+	// unreported holds the outcomes of attempts that the store failed to
+	// record (it was down), oldest first: loop reports them again before
+	// it leases, so that a delivery made while the store was down is not
+	// leased and made again, its lease expired, once the store is back.
+	mu         sync.Mutex
+	unreported []unreported
 }
+
+// unreported is the outcome of an attempt that the store did not record.
+type unreported struct {
+	t          *Task // without the event's header and body
+	r          Result
+	start, end time.Time
+	live       bool
+}
+
+// maxUnreported bounds a worker's unreported outcomes. Past it the oldest
+// is given up: its lease expires and the delivery is attempted again.
+const maxUnreported = 4096
 
 // New returns an Engine for cfg, with defaults for zero fields. It does
 // not start delivering: call Run. Its error names the invalid field.
@@ -514,7 +533,10 @@ func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...st
 // lazy: Finish does not wait for it to be durable (a crash before it is
 // costs one repeated attempt). The report is made even if ctx has ended
 // (the provider hung up). It returns an error only when the store refused
-// the report at once.
+// the report at once; a store that failed (ErrUnavailable) gets the
+// report again from the destination's worker, before the worker leases
+// anything, so that the delivery is not made again once the store is
+// back.
 func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 	if t == nil || !t.live {
 		return errors.New("delivery: Finish takes a task from BeginLive")
@@ -725,6 +747,13 @@ func (w *worker) loop(ctx, actx context.Context) {
 			}
 			n++
 		}
+		// What was delivered while the store was down is recorded
+		// before anything is leased: its lease may have expired.
+		if !w.reportAgain(context.WithoutCancel(ctx)) {
+			w.release(n)
+			w.idle(ctx, e.poll)
+			continue
+		}
 		now := e.clock.Now()
 		if w.lim != nil {
 			// Lease no more than the rate lets go now: a leased task
@@ -866,7 +895,8 @@ func (w *worker) giveBack(t *Task) {
 }
 
 // settle decides what an attempt of t that ran from start to end with
-// result r leads to, records it and reports it to the Observer.
+// result r leads to, records it and reports it to the Observer. When the
+// store fails, the outcome is kept for reportAgain.
 func (w *worker) settle(ctx context.Context, t *Task, r *Result, start, end time.Time, live bool) error {
 	e := w.e
 	a := Attempt{At: start, StatusCode: r.StatusCode, Latency: end.Sub(start), Error: r.errorText()}
@@ -890,6 +920,7 @@ func (w *worker) settle(ctx context.Context, t *Task, r *Result, start, end time
 		return err // purged meanwhile
 	default:
 		e.notice(Notice{Kind: NoticeError, Queue: w.q, Op: "report", Err: err})
+		w.keepUnreported(t, r, start, end, live)
 		return err
 	}
 	n.Kind = NoticeAttempt
@@ -909,6 +940,43 @@ func (w *worker) settle(ctx context.Context, t *Task, r *Result, start, end time
 		return err
 	}
 	return nil
+}
+
+// keepUnreported keeps the outcome of an attempt of t that the store
+// failed to record, for reportAgain.
+func (w *worker) keepUnreported(t *Task, r *Result, start, end time.Time, live bool) {
+	ev := *t.Event
+	ev.Header, ev.Body, ev.Deliveries = nil, nil, nil
+	tc := *t
+	tc.Event = &ev
+	w.mu.Lock()
+	if len(w.unreported) >= maxUnreported {
+		w.unreported = slices.Delete(w.unreported, 0, 1)
+	}
+	w.unreported = append(w.unreported, unreported{t: &tc, r: *r, start: start, end: end, live: live})
+	w.mu.Unlock()
+}
+
+// reportAgain records, oldest first, the outcomes the store failed to
+// record, and reports whether none is left. It stops at the first that
+// fails again (settle keeps it): the store is still down. A delivered
+// outcome whose first report did reach the store (its answer was lost)
+// comes back as a lost lease, and is counted so.
+func (w *worker) reportAgain(ctx context.Context) bool {
+	for {
+		w.mu.Lock()
+		if len(w.unreported) == 0 {
+			w.mu.Unlock()
+			return true
+		}
+		u := w.unreported[0]
+		w.unreported = slices.Delete(w.unreported, 0, 1)
+		w.mu.Unlock()
+		err := w.settle(ctx, u.t, &u.r, u.start, u.end, u.live)
+		if err != nil && !errors.Is(err, ErrLeaseLost) && !errors.Is(err, ErrNotFound) {
+			return false
+		}
+	}
 }
 
 // since returns the start of t's budget.
