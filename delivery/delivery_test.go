@@ -220,8 +220,8 @@ func TestFilterMatch(t *testing.T) {
 }
 
 // TestDependencies holds the rule that the core knows no adapter:
-// delivery, deliverytest and memstore import the standard library and
-// x/time only;
+// delivery, deliverytest and memstore import the standard library,
+// x/time and delivery's own internal packages only;
 // bbolt lives in boltstore, go-redis in redisstore, and neither Caddy nor
 // the SDK is imported by any of them.
 func TestDependencies(t *testing.T) {
@@ -235,7 +235,7 @@ func TestDependencies(t *testing.T) {
 	const mod = "github.com/hookgate/hookgate/"
 	for _, dep := range list(".", "./deliverytest", "./memstore") {
 		switch dep {
-		case mod + "delivery", mod + "delivery/deliverytest", mod + "delivery/memstore", "golang.org/x/time/rate":
+		case mod + "delivery", mod + "delivery/deliverytest", mod + "delivery/memstore", mod + "delivery/internal/record", "golang.org/x/time/rate":
 		default:
 			t.Errorf("delivery imports %s", dep)
 		}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookgate/hookgate/delivery/internal/record"
 )
 
 // AttemptFunc makes one delivery attempt of t and says how it went. It
@@ -100,16 +102,7 @@ func (r *Result) errorText() string {
 }
 
 // clip cuts s to MaxErrorLen bytes, on a rune boundary.
-func clip(s string) string {
-	if len(s) <= MaxErrorLen {
-		return s
-	}
-	i := MaxErrorLen
-	for i > 0 && s[i]&0xc0 == 0x80 {
-		i--
-	}
-	return s[:i]
-}
+func clip(s string) string { return record.Clip(s, MaxErrorLen) }
 
 // Backoff is an exponential backoff with full jitter: after the n-th
 // failed attempt the next one waits a uniformly random time between 0 and

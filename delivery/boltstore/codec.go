@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/internal/record"
 )
 
 // An event is stored as one value (its metadata, headers and deliveries)
@@ -33,23 +34,7 @@ func appendString(b []byte, s string) []byte {
 }
 
 func appendTime(b []byte, t time.Time) []byte {
-	return binary.AppendVarint(b, millis(t))
-}
-
-// millis returns t in Unix milliseconds, 0 for the zero time.
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-// fromMillis inverts millis, in UTC.
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
+	return binary.AppendVarint(b, record.Millis(t))
 }
 
 // encodeEvent encodes ev without its body.
@@ -144,7 +129,7 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	d.b = d.b[n:]
-	return fromMillis(v)
+	return record.Time(v)
 }
 
 func (d *decoder) byte() byte {
@@ -261,7 +246,7 @@ func seqKey(seq uint64) []byte {
 
 // unsignedMillis returns t in Unix milliseconds for a key, never below 0.
 func unsignedMillis(t time.Time) uint64 {
-	return uint64(max(millis(t), 0))
+	return uint64(max(record.Millis(t), 0))
 }
 
 // timedKey is prefix + t + seq: the due, pend and fin index keys.

@@ -9,6 +9,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/internal/record"
 )
 
 // txn is a transaction with the store's two buckets at hand: data holds
@@ -352,7 +353,7 @@ func (t txn) lease(q delivery.Queue, now time.Time, n int, until time.Time, toke
 	}
 	var next time.Time
 	if k, _ := t.due.Cursor().Seek(qk); k != nil && bytes.HasPrefix(k, qk) && len(k) == len(qk)+16 {
-		next = fromMillis(int64(binary.BigEndian.Uint64(k[len(qk):])))
+		next = record.Time(int64(binary.BigEndian.Uint64(k[len(qk):])))
 	}
 	return tasks, next, nil
 }
@@ -405,7 +406,7 @@ func (t txn) report(r *delivery.Report) (result error, err error) {
 func apply(d *delivery.Delivery, r *delivery.Report) {
 	if r.Attempt != nil {
 		a := *r.Attempt
-		a.Error = clip(a.Error)
+		a.Error = record.Clip(a.Error, delivery.MaxErrorLen)
 		if len(d.Attempts) >= delivery.MaxAttemptHistory {
 			d.Attempts = append(d.Attempts[:0], d.Attempts[len(d.Attempts)-delivery.MaxAttemptHistory+1:]...)
 		}
@@ -420,21 +421,9 @@ func apply(d *delivery.Delivery, r *delivery.Report) {
 	default:
 		d.NextAt, d.FinishedAt = time.Time{}, r.Now
 		if r.Status == delivery.StatusDead {
-			d.Reason = clip(r.Reason)
+			d.Reason = record.Clip(r.Reason, delivery.MaxErrorLen)
 		}
 	}
-}
-
-// clip cuts s to delivery.MaxErrorLen bytes on a rune boundary.
-func clip(s string) string {
-	if len(s) <= delivery.MaxErrorLen {
-		return s
-	}
-	i := delivery.MaxErrorLen
-	for i > 0 && s[i]&0xc0 == 0x80 {
-		i--
-	}
-	return s[:i]
 }
 
 // notFound passes ErrNotFound as the caller's answer and anything else
@@ -659,7 +648,7 @@ func (t txn) stats(q delivery.Queue) delivery.QueueStats {
 		s.Dead = int(binary.BigEndian.Uint64(c[8:]))
 	}
 	if k, _ := t.pend.Cursor().Seek(qk); k != nil && bytes.HasPrefix(k, qk) && len(k) == len(qk)+16 {
-		s.OldestSince = fromMillis(int64(binary.BigEndian.Uint64(k[len(qk):])))
+		s.OldestSince = record.Time(int64(binary.BigEndian.Uint64(k[len(qk):])))
 	}
 	return s
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/internal/record"
+	"github.com/hookgate/hookgate/internal/redisbatch"
 )
 
 // DefaultPrefix starts every key the store writes.
@@ -53,7 +55,7 @@ const DefaultMaxInFlight = 2
 type Store struct {
 	client redis.UniversalClient
 	prefix string
-	batch  *batcher // nil: every call alone
+	batch  *redisbatch.Batcher
 
 	known sync.Map // sources already in the registry
 }
@@ -70,22 +72,13 @@ func New(cfg Config) (*Store, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: Config.Prefix %q contains { or }", prefix)
 	}
-	s := &Store{client: cfg.Client, prefix: prefix}
-	switch n := cfg.MaxInFlight; {
-	case n == 0:
-		s.batch = &batcher{client: cfg.Client, maxInFlight: DefaultMaxInFlight}
-	case n > 0:
-		s.batch = &batcher{client: cfg.Client, maxInFlight: n}
-	}
-	return s, nil
+	batch := redisbatch.New(cfg.Client, cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight))
+	return &Store{client: cfg.Client, prefix: prefix, batch: batch}, nil
 }
 
-// run runs script, through the batcher when there is one.
+// run runs script through the batcher.
 func (s *Store) run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
-	if s.batch == nil {
-		return script.Run(ctx, s.client, keys, args...)
-	}
-	return s.batch.run(ctx, script, keys, args...)
+	return s.batch.Run(ctx, script, keys, args...)
 }
 
 // Preload loads the scripts into Redis (every master, with Cluster) and
@@ -140,7 +133,7 @@ func (s *Store) Append(ctx context.Context, ev *delivery.Event) error {
 		names[i] = ev.Deliveries[i].Destination
 	}
 	args := make([]any, 0, 6+5*len(ev.Deliveries))
-	args = append(args, base, ev.ID, encodeMeta(ev), ev.Body, millis(ev.ReceivedAt), strings.Join(names, "\n"))
+	args = append(args, base, ev.ID, encodeMeta(ev), ev.Body, record.Millis(ev.ReceivedAt), strings.Join(names, "\n"))
 	for i := range ev.Deliveries {
 		d := ev.Deliveries[i]
 		if d.Since.IsZero() {
@@ -149,7 +142,7 @@ func (s *Store) Append(ctx context.Context, ev *delivery.Event) error {
 		if d.Status == delivery.StatusPending {
 			d.Token = ""
 		}
-		args = append(args, d.Destination, uint8(d.Status), millis(d.NextAt), millis(d.Since), encodeState(&d))
+		args = append(args, d.Destination, uint8(d.Status), record.Millis(d.NextAt), record.Millis(d.Since), encodeState(&d))
 	}
 	seq, err := s.run(ctx, appendScript, []string{base + "e:" + ev.ID}, args...).Int64()
 	switch {
@@ -171,7 +164,7 @@ func (s *Store) Lease(ctx context.Context, q delivery.Queue, now time.Time, n in
 	}
 	base := s.base(q.Source)
 	due := base + "q:" + q.Destination + ":due"
-	reply, err := s.run(ctx, leaseScript, []string{due}, base, q.Destination, millis(now), n, millis(until), token).Slice()
+	reply, err := s.run(ctx, leaseScript, []string{due}, base, q.Destination, record.Millis(now), n, record.Millis(until), token).Slice()
 	if err != nil {
 		return nil, time.Time{}, unavailable(err)
 	}
@@ -184,7 +177,7 @@ func (s *Store) Lease(ctx context.Context, q delivery.Queue, now time.Time, n in
 		if err != nil {
 			return nil, time.Time{}, unavailable(err)
 		}
-		next = fromMillis(ms)
+		next = record.Time(ms)
 	}
 	tasks := make([]*delivery.Task, 0, (len(reply)-1)/6)
 	for i := 1; i < len(reply); i += 6 {
@@ -226,7 +219,7 @@ func (s *Store) Report(ctx context.Context, r delivery.Report) error {
 		drop = "1"
 	}
 	reply, err := s.run(ctx, reportScript, []string{base + "e:" + r.ID},
-		base, r.ID, r.Destination, r.Token, uint8(r.Status), millis(r.NextAt), attempt, clip(r.Reason), millis(r.Now), delivery.MaxAttemptHistory, drop).Int64()
+		base, r.ID, r.Destination, r.Token, uint8(r.Status), record.Millis(r.NextAt), attempt, record.Clip(r.Reason, delivery.MaxErrorLen), record.Millis(r.Now), delivery.MaxAttemptHistory, drop).Int64()
 	return replyErr("report", reply, err)
 }
 
@@ -251,7 +244,7 @@ func replyErr(script string, reply int64, err error) error {
 func (s *Store) Extend(ctx context.Context, t *delivery.Task, until time.Time) error {
 	base := s.base(t.Event.Source)
 	reply, err := s.run(ctx, extendScript, []string{base + "e:" + t.Event.ID},
-		base, t.Event.ID, t.Delivery.Destination, t.Delivery.Token, millis(until)).Int64()
+		base, t.Event.ID, t.Delivery.Destination, t.Delivery.Token, record.Millis(until)).Int64()
 	if err := replyErr("extend", reply, err); err != nil {
 		return err
 	}
@@ -262,7 +255,7 @@ func (s *Store) Extend(ctx context.Context, t *delivery.Task, until time.Time) e
 // Replay implements [delivery.Store].
 func (s *Store) Replay(ctx context.Context, source, id, destination string, now time.Time) error {
 	base := s.base(source)
-	reply, err := s.run(ctx, replayScript, []string{base + "e:" + id}, base, id, destination, millis(now)).Int64()
+	reply, err := s.run(ctx, replayScript, []string{base + "e:" + id}, base, id, destination, record.Millis(now)).Int64()
 	return replyErr("replay", reply, err)
 }
 
@@ -304,7 +297,7 @@ func fill(ev *delivery.Event, m, seq, recv string, states []string) error {
 	if err != nil {
 		return fmt.Errorf("redisstore: corrupt event %s: received %q", ev.ID, recv)
 	}
-	ev.Seq, ev.ReceivedAt = q, fromMillis(r)
+	ev.Seq, ev.ReceivedAt = q, record.Time(r)
 	for i := 0; i+1 < len(states); i += 2 {
 		d, err := decodeState(states[i], states[i+1])
 		if err != nil {
@@ -523,7 +516,7 @@ func (s *Store) purgeable(ctx context.Context, source string, f *delivery.Filter
 			index = s.base(source) + "fx"
 		}
 		ids, err := s.client.ZRangeByScore(ctx, index, &redis.ZRangeBy{
-			Min: "-inf", Max: "(" + strconv.FormatInt(millis(f.FinishedBefore), 10), Count: int64(n),
+			Min: "-inf", Max: "(" + strconv.FormatInt(record.Millis(f.FinishedBefore), 10), Count: int64(n),
 		}).Result()
 		if err != nil {
 			return nil, unavailable(err)
@@ -570,7 +563,7 @@ func (s *Store) Stats(ctx context.Context, qs []delivery.Queue) ([]delivery.Queu
 	for i, q := range qs {
 		st := delivery.QueueStats{Queue: q, Pending: int(cs[i].n.Val())}
 		if z := cs[i].oldest.Val(); len(z) > 0 {
-			st.OldestSince = fromMillis(int64(z[0].Score))
+			st.OldestSince = record.Time(int64(z[0].Score))
 		}
 		if v, err := cs[i].dead.Int(); err == nil {
 			st.Dead = max(v, 0)

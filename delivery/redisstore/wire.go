@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/delivery/internal/record"
 )
 
 // meta is the JSON of an event's type and headers (field m).
@@ -51,28 +52,14 @@ func (a *attempts) UnmarshalJSON(b []byte) error {
 	return json.Unmarshal(b, (*[]wireAttempt)(a))
 }
 
-func millis(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMillis(ms int64) time.Time {
-	if ms == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(ms).UTC()
-}
-
 func encodeAttempt(a *delivery.Attempt) string {
-	b, _ := json.Marshal(wireAttempt{At: millis(a.At), C: a.StatusCode, L: int64(max(a.Latency/time.Microsecond, 0)), E: clip(a.Error)})
+	b, _ := json.Marshal(wireAttempt{At: record.Millis(a.At), C: a.StatusCode, L: int64(max(a.Latency/time.Microsecond, 0)), E: record.Clip(a.Error, delivery.MaxErrorLen)})
 	return string(b)
 }
 
 // encodeState returns the JSON of a delivery as Append records it.
 func encodeState(d *delivery.Delivery) string {
-	b, _ := json.Marshal(state{S: uint8(d.Status), N: millis(d.NextAt), K: d.Token, Si: millis(d.Since), A: attempts{}})
+	b, _ := json.Marshal(state{S: uint8(d.Status), N: record.Millis(d.NextAt), K: d.Token, Si: record.Millis(d.Since), A: attempts{}})
 	return string(b)
 }
 
@@ -85,12 +72,12 @@ func decodeState(dest, raw string) (delivery.Delivery, error) {
 	d := delivery.Delivery{
 		Destination:  dest,
 		Status:       delivery.Status(s.S),
-		NextAt:       fromMillis(s.N),
+		NextAt:       record.Time(s.N),
 		Token:        s.K,
-		Since:        fromMillis(s.Si),
+		Since:        record.Time(s.Si),
 		Tries:        s.T,
 		AttemptCount: s.C,
-		FinishedAt:   fromMillis(s.F),
+		FinishedAt:   record.Time(s.F),
 		Reason:       s.R,
 	}
 	if !d.Status.Valid() {
@@ -99,7 +86,7 @@ func decodeState(dest, raw string) (delivery.Delivery, error) {
 	if len(s.A) > 0 {
 		d.Attempts = make([]delivery.Attempt, len(s.A))
 		for i, a := range s.A {
-			d.Attempts[i] = delivery.Attempt{At: fromMillis(a.At), StatusCode: a.C, Latency: time.Duration(a.L) * time.Microsecond, Error: a.E}
+			d.Attempts[i] = delivery.Attempt{At: record.Time(a.At), StatusCode: a.C, Latency: time.Duration(a.L) * time.Microsecond, Error: a.E}
 		}
 	}
 	return d, nil
@@ -118,18 +105,6 @@ func decodeMeta(ev *delivery.Event, raw string) error {
 func encodeMeta(ev *delivery.Event) string {
 	b, _ := json.Marshal(meta{Type: ev.Type, Header: ev.Header})
 	return string(b)
-}
-
-// clip cuts s to delivery.MaxErrorLen bytes on a rune boundary.
-func clip(s string) string {
-	if len(s) <= delivery.MaxErrorLen {
-		return s
-	}
-	i := delivery.MaxErrorLen
-	for i > 0 && s[i]&0xc0 == 0x80 {
-		i--
-	}
-	return s[:i]
 }
 
 // asString reads a script reply element as a string.

@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/hookgate/hookgate/idempotency"
+	"github.com/hookgate/hookgate/internal/redisbatch"
 )
 
 // DefaultPrefix starts every key the store writes.
@@ -48,7 +50,7 @@ const DefaultMaxInFlight = 2
 type Store struct {
 	client redis.UniversalClient
 	prefix string
-	batch  *batcher // nil: every call alone
+	batch  *redisbatch.Batcher
 }
 
 var _ idempotency.Store = (*Store)(nil)
@@ -60,21 +62,12 @@ func New(cfg Config) (*Store, error) {
 	if cfg.Client == nil {
 		return nil, errors.New("redisstore: Config.Client is nil")
 	}
-	prefix := cfg.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
+	prefix := cmp.Or(cfg.Prefix, DefaultPrefix)
 	if strings.ContainsAny(prefix, "{}") {
 		return nil, fmt.Errorf("redisstore: Config.Prefix %q contains { or }", prefix)
 	}
-	s := &Store{client: cfg.Client, prefix: prefix}
-	switch n := cfg.MaxInFlight; {
-	case n == 0:
-		s.batch = &batcher{client: cfg.Client, maxInFlight: DefaultMaxInFlight}
-	case n > 0:
-		s.batch = &batcher{client: cfg.Client, maxInFlight: n}
-	}
-	return s, nil
+	batch := redisbatch.New(cfg.Client, cmp.Or(cfg.MaxInFlight, DefaultMaxInFlight))
+	return &Store{client: cfg.Client, prefix: prefix, batch: batch}, nil
 }
 
 // Values are "L"+token while claimed, "D"+token once done.
@@ -144,7 +137,7 @@ func (s *Store) Release(ctx context.Context, key idempotency.Key, token idempote
 // call runs script on key and maps its reply through replies; a failure
 // to get one wraps idempotency.ErrUnavailable.
 func (s *Store) call(ctx context.Context, name string, script *redis.Script, replies []error, key idempotency.Key, args ...any) error {
-	n, err := s.run(ctx, script, s.key(key), args...)
+	n, err := s.batch.Run(ctx, script, []string{s.key(key)}, args...).Int64()
 	switch {
 	case err != nil:
 		return unavailable(err)
@@ -152,15 +145,6 @@ func (s *Store) call(ctx context.Context, name string, script *redis.Script, rep
 		return replies[n]
 	}
 	return unexpected(name, n)
-}
-
-// run calls script on key, through the batcher when there is one, and
-// returns its integer reply.
-func (s *Store) run(ctx context.Context, script *redis.Script, key string, args ...any) (int64, error) {
-	if s.batch != nil {
-		return s.batch.run(ctx, newCall(script, key, args...))
-	}
-	return script.Run(ctx, s.client, []string{key}, args...).Int64()
 }
 
 // Preload loads the scripts into Redis (every master, with Cluster), so
