@@ -79,6 +79,8 @@ type App struct {
 	running   sync.WaitGroup
 	held      []string // pool keys taken in Start
 
+	stream *sharedStream // the live stream across gateways sharing Redis, set by Start (feedredis.go)
+
 	console console // the events API, live stream and console (admin.go)
 }
 
@@ -216,6 +218,7 @@ func (a *App) Start() error {
 		a.running.Go(func() { _ = eng.Run(ctx) })
 	}
 	a.engines.Store(&engines)
+	a.stream = startSharedStream(a.ctx, a.console.feed, a.specs, a.relays, a.logger)
 	running.Store(a)
 	return nil
 }
@@ -232,6 +235,8 @@ func (a *App) Stop() error {
 		a.cancel()
 	}
 	a.running.Wait()
+	a.stream.stop()
+	a.stream = nil
 	a.releaseStores()
 	return nil
 }

@@ -41,7 +41,10 @@ const (
 // statuses and reasons: never a body, a header, a signature or a secret.
 // It is immutable once published, and shared by every subscriber.
 type streamEvent struct {
-	seq uint64 // set by publish
+	seq uint64 // set by fanoutLocked
+	// rid is the event's entry id in the Redis Stream of the gateways
+	// sharing Redis, when it came through it (feedredis.go).
+	rid string
 
 	Kind   string    `json:"kind"`
 	At     time.Time `json:"at"`
@@ -75,13 +78,19 @@ type streamEvent struct {
 	Resumed bool `json:"resumed,omitempty"`
 
 	epoch string
+	data  []byte // the JSON as read from Redis, when it came through it
 	once  sync.Once
 	frame []byte
 }
 
-// id returns the event's SSE id: "<epoch>-<seq>-<unix ms>". Clients
-// treat it as opaque and send it back as Last-Event-ID.
+// id returns the event's SSE id: its entry id when it came through the
+// gateways' shared stream ("<unix ms>-<n>", the same on every gateway),
+// else "<epoch>-<seq>-<unix ms>", this feed's. Clients treat it as opaque
+// and send it back as Last-Event-ID.
 func (ev *streamEvent) id() string {
+	if ev.rid != "" {
+		return ev.rid
+	}
 	if ev.seq == 0 {
 		return ""
 	}
@@ -92,9 +101,12 @@ func (ev *streamEvent) id() string {
 // data lines, then a blank line), encoded once for every subscriber.
 func (ev *streamEvent) sse() []byte {
 	ev.once.Do(func() {
-		data, err := json.Marshal(ev)
-		if err != nil {
-			data = []byte(`{"kind":"error"}`)
+		data := ev.data
+		if data == nil {
+			var err error
+			if data, err = json.Marshal(ev); err != nil {
+				data = []byte(`{"kind":"error"}`)
+			}
 		}
 		var b []byte
 		if id := ev.id(); id != "" {
@@ -116,6 +128,12 @@ func (ev *streamEvent) sse() []byte {
 // is cut off (caddy_webhook_stream_dropped_total) and resumes from the
 // ring when it reconnects.
 //
+// When the gateways share Redis, the feed's events go through the
+// shared stream (feedredis.go) and come back, with every other gateway's,
+// from its reader: emitLocked hands an event to the shared stream, or,
+// when it cannot take it, straight to fanoutLocked, which numbers, keeps
+// and offers an event to the subscribers.
+//
 // One feed lives in the usage pool across configuration reloads, so a
 // reload neither empties the ring nor renumbers events. A nil *feed
 // ignores everything. A feed is safe for concurrent use.
@@ -130,6 +148,11 @@ type feed struct {
 	subs     map[*subscriber]struct{}
 	activity map[string]*activity
 	closed   bool
+
+	// shared is the link to the gateways' shared stream, when they
+	// share Redis; cursor is the last entry of it fanned out.
+	shared *sharedStream
+	cursor streamCursor
 
 	// The events of first attempts waiting for their decision, and the
 	// keys of recent decisions (see hold).
@@ -147,6 +170,11 @@ type feed struct {
 type subscriber struct {
 	source string
 	ch     chan *streamEvent
+	// after: shared events up to this entry id are not sent (a resume
+	// from an id this gateway's reader has not reached yet). f.mu.
+	after string
+	// fetch is what a resume still reads from Redis, before the backlog.
+	fetch *sharedFetch
 }
 
 // newFeed returns a feed keeping ring recent events, with a buffer of
@@ -175,29 +203,45 @@ func (f *feed) Destruct() error {
 	return nil
 }
 
-// publish numbers ev, keeps it and offers it to the subscribers.
+// publish counts ev in its source's activity and sends it on to the
+// subscribers: through the shared stream when the gateways share Redis.
 func (f *feed) publish(ev *streamEvent) {
 	if f == nil {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.publishLocked(ev)
+	f.emitLocked(ev)
 }
 
-// publishLocked is publish with f.mu held.
-func (f *feed) publishLocked(ev *streamEvent) {
+// emitLocked is publish with f.mu held.
+func (f *feed) emitLocked(ev *streamEvent) {
 	if ev.At.IsZero() {
 		ev.At = f.now()
 	}
+	f.activityOf(ev.Source).add(ev)
+	if f.shared != nil && f.shared.offer(ev) {
+		return // it comes back from the reader
+	}
+	f.fanoutLocked(ev)
+}
+
+// fanoutLocked numbers ev, keeps it in the ring and offers it to the
+// subscribers. f.mu is held.
+func (f *feed) fanoutLocked(ev *streamEvent) {
 	ev.epoch = f.epoch
 	f.seq++
 	ev.seq = f.seq
 	f.ring[ev.seq%uint64(len(f.ring))] = ev
-	f.activityOf(ev.Source).add(ev)
 	for s := range f.subs {
 		if s.source != "" && s.source != ev.Source {
 			continue
+		}
+		if s.after != "" && ev.rid != "" {
+			if !entryAfter(ev.rid, s.after) {
+				continue // sent by the resume already
+			}
+			s.after = ""
 		}
 		select {
 		case s.ch <- ev:
@@ -270,7 +314,7 @@ func (f *feed) decide(key eventKey) {
 	f.decided[key%keptKeys] = key
 	if hs, ok := f.held[key]; ok {
 		for _, h := range hs {
-			f.publishLocked(h.ev)
+			f.emitLocked(h.ev)
 		}
 		f.nHeld -= len(hs)
 		delete(f.held, key)
@@ -289,7 +333,7 @@ func (f *feed) releaseStale() {
 			continue
 		}
 		for _, h := range hs {
-			f.publishLocked(h.ev)
+			f.emitLocked(h.ev)
 		}
 		f.nHeld -= len(hs)
 		delete(f.held, key)
@@ -328,7 +372,7 @@ func (f *feed) decision(d *receive.Decision, recorded bool) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.publishLocked(ev)
+	f.emitLocked(ev)
 	if recorded && ev.EventID != "" {
 		// Only a recorded event has attempts that may wait for it.
 		f.decide(keyOf(ev.Source, ev.EventID))
@@ -370,7 +414,7 @@ func (f *feed) notice(n *delivery.Notice) {
 	if n.Number == 1 && f.hold(keyOf(ev.Source, ev.EventID), ev) {
 		return
 	}
-	f.publishLocked(ev)
+	f.emitLocked(ev)
 }
 
 // attempt counts one delivery attempt in its source's activity.
@@ -397,7 +441,8 @@ func (f *feed) activityOf(source string) *activity {
 // gateway restarted; or too many events since), backlog is the whole
 // ring and since is when the event lastID names happened: the caller
 // sends the recorded events since then from the store first. Without a
-// lastID the subscriber gets live events only.
+// lastID the subscriber gets live events only. A lastID that is an entry
+// id of the gateways' shared stream resumes as resumeSharedLocked says.
 func (f *feed) subscribe(source, lastID string) (s *subscriber, backlog []*streamEvent, since time.Time, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -407,6 +452,10 @@ func (f *feed) subscribe(source, lastID string) (s *subscriber, backlog []*strea
 	s = &subscriber{source: source, ch: make(chan *streamEvent, f.buffer)}
 	f.subs[s] = struct{}{}
 	streamSubscribers.Inc()
+	if _, _, ok := parseEntryID(lastID); ok {
+		backlog, since = f.resumeSharedLocked(s, lastID)
+		return s, backlog, since, true
+	}
 	epoch, seq, at, parsed := parseStreamID(lastID)
 	if !parsed {
 		return s, nil, time.Time{}, true

@@ -93,8 +93,9 @@ func (api *AdminAPI) stream(w http.ResponseWriter, r *http.Request) error {
 // to w until the client goes, done is closed, or the feed cuts the
 // subscriber off (it then reconnects with the last id it got). A
 // Last-Event-ID the feed's ring no longer reaches is resumed from the
-// engines' stores: the recorded events since, as verified events marked
-// resumed, then the ring. Every write has a deadline, so a client that
+// gateways' shared stream in Redis when it is an entry id of it (see
+// feedredis.go), else from the engines' stores: the recorded events
+// since, as verified events marked resumed, then the ring. Every write has a deadline, so a client that
 // stops reading costs a blocked goroutine for streamWriteTimeout at most.
 func serveStream(w http.ResponseWriter, r *http.Request, f *feed, engines []*delivery.Engine, source string, done <-chan struct{}, ping time.Duration) error {
 	sub, backlog, since, ok := f.subscribe(source, r.Header.Get("Last-Event-ID"))
@@ -117,6 +118,16 @@ func serveStream(w http.ResponseWriter, r *http.Request, f *feed, engines []*del
 	}
 	if !write([]byte("retry: 2000\n\n")) {
 		return nil
+	}
+	if sub.fetch != nil {
+		evs, more, complete := sub.fetch.run(r.Context())
+		if !complete {
+			since = sub.fetch.at // trimmed, or Redis did not answer: the store fills in
+		}
+		if more && !write([]byte("event: gap\ndata: {\"kind\":\"gap\",\"message\":\"more events since the last one seen than a resume sends; list the recorded ones with GET /hookgate/events\"}\n\n")) {
+			return nil
+		}
+		backlog = append(evs, backlog...)
 	}
 	if !since.IsZero() {
 		evs, more := recordedSince(r.Context(), engines, source, since.Add(-streamResumeMargin), backlog)

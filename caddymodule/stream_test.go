@@ -37,7 +37,14 @@ type sseClient struct {
 // openStream opens GET /hookgate/stream<query> on g's admin API.
 func openStream(t *testing.T, adminPort int, query, lastID string) *sseClient {
 	t.Helper()
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://localhost:%d/hookgate/stream%s", adminPort, query), nil)
+	return openStreamAt(t, fmt.Sprintf("localhost:%d", adminPort), query, lastID)
+}
+
+// openStreamAt opens GET /hookgate/stream<query> on the admin API at
+// admin (host:port).
+func openStreamAt(t *testing.T, admin, query, lastID string) *sseClient {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+admin+"/hookgate/stream"+query, nil)
 	if lastID != "" {
 		req.Header.Set("Last-Event-ID", lastID)
 	}
