@@ -389,7 +389,7 @@ func (t txn) report(r *delivery.Report) (result error, err error) {
 	}
 	drop := false
 	err = t.change(ev, r.Destination, func(d *delivery.Delivery) {
-		apply(d, r)
+		d.Apply(r)
 		if r.DropPayload && ev.Status() == delivery.StatusDelivered && !ev.PayloadDropped {
 			// Every delivery is delivered: saved without headers, and
 			// the body goes.
@@ -400,30 +400,6 @@ func (t txn) report(r *delivery.Report) (result error, err error) {
 		err = t.data.Delete(dataKey(ev.Seq, kindBody))
 	}
 	return result, err
-}
-
-// apply records report r in d.
-func apply(d *delivery.Delivery, r *delivery.Report) {
-	if r.Attempt != nil {
-		a := *r.Attempt
-		a.Error = record.Clip(a.Error, delivery.MaxErrorLen)
-		if len(d.Attempts) >= delivery.MaxAttemptHistory {
-			d.Attempts = append(d.Attempts[:0], d.Attempts[len(d.Attempts)-delivery.MaxAttemptHistory+1:]...)
-		}
-		d.Attempts = append(d.Attempts, a)
-		d.Tries++
-		d.AttemptCount++
-	}
-	d.Status, d.Token, d.Reason = r.Status, "", ""
-	switch r.Status {
-	case delivery.StatusPending:
-		d.NextAt, d.FinishedAt = r.NextAt, time.Time{}
-	default:
-		d.NextAt, d.FinishedAt = time.Time{}, r.Now
-		if r.Status == delivery.StatusDead {
-			d.Reason = record.Clip(r.Reason, delivery.MaxErrorLen)
-		}
-	}
 }
 
 // notFound passes ErrNotFound as the caller's answer and anything else

@@ -201,14 +201,8 @@ func (s *Store) Lease(ctx context.Context, q delivery.Queue, now time.Time, n in
 // Report implements [delivery.Store]. It always waits for Redis's answer:
 // Lazy changes nothing.
 func (s *Store) Report(ctx context.Context, r delivery.Report) error {
-	switch r.Status {
-	case delivery.StatusPending:
-		if r.NextAt.IsZero() {
-			return errors.New("redisstore: a pending Report needs a NextAt")
-		}
-	case delivery.StatusDelivered, delivery.StatusDead:
-	default:
-		return fmt.Errorf("redisstore: a Report makes a delivery pending, delivered or dead, not %v", r.Status)
+	if err := r.Check(); err != nil {
+		return fmt.Errorf("redisstore: %w", err)
 	}
 	base := s.base(r.Source)
 	attempt, drop := "", "0"
