@@ -702,11 +702,29 @@ func (w *worker) poke() {
 	}
 }
 
-// loop leases due deliveries and starts their attempts, until ctx ends.
-// Attempts run under actx.
+// loop leases the queue's due deliveries and starts their attempts (under
+// actx), as many at once as the queue's Concurrency (and the Engine's)
+// allows, until ctx ends.
+//
+// A lease is a store write: boltstore commits it with the others of the
+// moment, after the previous commit's fsync. Leasing only as many as the
+// free slots would then bound a backlog's drain to Concurrency deliveries
+// per commit. So when the last lease was full (a backlog), loop leases
+// ahead: up to Concurrency more than the free slots, kept in ready and
+// started as slots free up. A task leased ahead waits at most for the
+// attempts under way, each bounded by AttemptTimeout; one that waited
+// more than a quarter of its lease has it extended before its attempt
+// starts, so that every attempt starts with most of a lease ahead of it.
+// Leased-ahead tasks are given back when loop stops.
 func (w *worker) loop(ctx, actx context.Context) {
 	e := w.e
 	backlog := false
+	var ready []*Task // leased ahead, not started
+	defer func() {
+		for _, t := range ready {
+			w.giveBack(t)
+		}
+	}()
 	for ctx.Err() == nil {
 		// One free slot at least (the queue's, then the Engine's), then
 		// as many more as are free.
@@ -723,29 +741,19 @@ func (w *worker) loop(ctx, actx context.Context) {
 				return
 			}
 		}
-		n := 1
-		if backlog {
+		limit := e.leaseBatch
+		if len(ready) > 0 {
+			limit = len(ready)
+		} else if backlog {
 			// The last lease was full: let the attempts it started
 			// finish their turn, so that this lease takes more at once
 			// (a store call, a commit, shared by more deliveries).
 			runtime.Gosched()
 		}
-	more:
-		for n < e.leaseBatch {
-			select {
-			case w.slots <- struct{}{}:
-			default:
-				break more
-			}
-			if e.slots != nil {
-				select {
-				case e.slots <- struct{}{}:
-				default:
-					<-w.slots
-					break more
-				}
-			}
-			n++
+		n := 1 + w.acquireMore(limit-1)
+		if len(ready) > 0 {
+			w.startReady(ctx, actx, &ready, n)
+			continue
 		}
 		// What was delivered while the store was down is recorded
 		// before anything is leased: its lease may have expired.
@@ -755,18 +763,21 @@ func (w *worker) loop(ctx, actx context.Context) {
 			continue
 		}
 		now := e.clock.Now()
+		want := n
 		if w.lim != nil {
 			// Lease no more than the rate lets go now: a leased task
 			// waiting for its turn would age its lease.
 			if tokens := max(1, int(w.lim.TokensAt(now))); tokens < n {
 				w.release(n - tokens)
-				n = tokens
+				n, want = tokens, tokens
 			}
+		} else if backlog {
+			want = min(n+w.d.Concurrency, max(e.leaseBatch, n))
 		}
 		// Not cancelled with ctx: a lease made as Run stops must be
 		// known, so that its tasks are attempted or given back rather
 		// than left leased until they expire.
-		tasks, next, err := e.store.Lease(context.WithoutCancel(ctx), w.q, now, n, now.Add(w.d.Lease), e.newToken())
+		tasks, next, err := e.store.Lease(context.WithoutCancel(ctx), w.q, now, want, now.Add(w.d.Lease), e.newToken())
 		if err != nil {
 			w.release(n)
 			if ctx.Err() != nil {
@@ -776,8 +787,11 @@ func (w *worker) loop(ctx, actx context.Context) {
 			w.idle(ctx, e.poll)
 			continue
 		}
+		backlog = len(tasks) == want
+		if len(tasks) > n {
+			tasks, ready = tasks[:n], tasks[n:]
+		}
 		w.release(n - len(tasks))
-		backlog = len(tasks) == n
 		for i, t := range tasks {
 			if w.lim != nil {
 				at := e.clock.Now()
@@ -806,6 +820,56 @@ func (w *worker) loop(ctx, actx context.Context) {
 			w.idle(ctx, max(wait, time.Millisecond))
 		}
 	}
+}
+
+// acquireMore takes up to n more free slots (the queue's and the
+// Engine's) without waiting, and returns how many it took.
+func (w *worker) acquireMore(n int) int {
+	e := w.e
+	got := 0
+	for got < n {
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			return got
+		}
+		if e.slots != nil {
+			select {
+			case e.slots <- struct{}{}:
+			default:
+				<-w.slots
+				return got
+			}
+		}
+		got++
+	}
+	return got
+}
+
+// startReady starts up to n of the tasks leased ahead, holding n slots,
+// and frees the slots it does not use. A task that waited more than a
+// quarter of its lease has it extended first; one whose lease is lost
+// meanwhile is dropped (another worker holds it).
+func (w *worker) startReady(ctx, actx context.Context, ready *[]*Task, n int) {
+	e := w.e
+	started := 0
+	for started < n && len(*ready) > 0 {
+		t := (*ready)[0]
+		*ready = (*ready)[1:]
+		if left := t.Delivery.NextAt.Sub(e.clock.Now()); left < w.d.Lease-w.d.Lease/4 {
+			if err := e.store.Extend(context.WithoutCancel(ctx), t, e.clock.Now().Add(w.d.Lease)); err != nil {
+				if !errors.Is(err, ErrLeaseLost) && !errors.Is(err, ErrNotFound) {
+					e.notice(Notice{Kind: NoticeError, Queue: w.q, Op: "extend", Err: err})
+					w.giveBack(t)
+				}
+				continue
+			}
+		}
+		w.inflight.Add(1)
+		go w.attempt(actx, t)
+		started++
+	}
+	w.release(n - started)
 }
 
 // release frees n slots, the queue's and the Engine's.

@@ -853,3 +853,89 @@ func TestEngineDropPayloads(t *testing.T) {
 		t.Fatalf("without DropPayloads: dropped %v, body %q", ev.PayloadDropped, ev.Body)
 	}
 }
+
+// A backlog is leased ahead of the free slots (a lease is a store write:
+// leasing only the free slots would bound a drain to Concurrency per
+// commit), never attempted beyond Concurrency; a task leased ahead that
+// waited more than a quarter of its lease has it extended when it starts;
+// what is leased ahead is given back at shutdown.
+func TestEngineLeasesAhead(t *testing.T) {
+	g := newGate()
+	r := newRig(t, delivery.Config{
+		Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: 2}},
+		Attempt:      g.attempt,
+	})
+	for i := range 10 {
+		r.enqueue(fmt.Sprint("a", i))
+	}
+	leased := func() []*delivery.Event {
+		r.flush()
+		evs, err := r.store.List(context.Background(), delivery.Filter{Status: delivery.StatusLeased})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	waitLeased := func(n int) []*delivery.Event {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			evs := leased()
+			if len(evs) == n && g.inFlight.Load() == 2 {
+				return evs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d leased, %d under way; want %d leased, 2 under way", len(evs), g.inFlight.Load(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	r.run()
+	waitLeased(2) // the first lease: the free slots
+	g.release <- struct{}{}
+	r.await(delivery.NoticeDelivered, 0)
+	waitLeased(4) // a full lease before: one slot, and two ahead
+
+	// The tasks leased ahead wait; then one starts, its lease extended.
+	r.clock.Advance(20 * time.Second)
+	g.release <- struct{}{}
+	r.await(delivery.NoticeDelivered, 0)
+	var extended int
+	deadline := time.Now().Add(10 * time.Second)
+	for extended == 0 && time.Now().Before(deadline) {
+		for _, ev := range leased() {
+			if d := ev.Delivery("app"); d.NextAt.Equal(r.clock.Now().Add(2 * delivery.DefaultAttemptTimeout)) {
+				extended++
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if extended != 1 {
+		t.Fatalf("%d leases extended when a task leased ahead started, want 1", extended)
+	}
+	if m := g.most.Load(); m != 2 {
+		t.Fatalf("at most %d attempts at once, want 2", m)
+	}
+
+	r.stop()
+	r.stop = nil
+	r.flush()
+	evs, err := r.store.List(context.Background(), delivery.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var delivered, pending int
+	for _, ev := range evs {
+		switch d := ev.Delivery("app"); d.Status {
+		case delivery.StatusDelivered:
+			delivered++
+		case delivery.StatusPending:
+			pending++
+		default:
+			t.Errorf("%s after shutdown: %v, want pending (given back) or delivered", ev.ID, d.Status)
+		}
+	}
+	if delivered != 2 || pending != 8 {
+		t.Fatalf("after shutdown: %d delivered, %d pending; want 2 and 8", delivered, pending)
+	}
+}
