@@ -4,9 +4,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
 	"github.com/hookgate/hookgate/delivery"
+	"github.com/hookgate/hookgate/idempotency"
+	"github.com/hookgate/hookgate/sdk/receive"
 	"github.com/hookgate/hookgate/sdk/relay"
 )
 
@@ -78,5 +81,37 @@ func TestEngineForWaitsForStart(t *testing.T) {
 	}
 	if eng := get(); eng != nil {
 		t.Fatal("an engine came back after every app stopped")
+	}
+}
+
+// A source with a deliver block holds its dedup claim only while it
+// records and tries the app live: its lock_ttl defaults to
+// DeliverLockTTL, so a claim left behind by a Redis restart blocks the
+// provider's retries for seconds; a set lock_ttl is kept.
+func TestDeliverLockTTL(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		deliver bool
+		set     time.Duration
+		want    time.Duration
+	}{
+		{"pass-through", false, 0, idempotency.DefaultLockTTL},
+		{"deliver", true, 0, DeliverLockTTL},
+		{"deliver, set", true, 90 * time.Second, 90 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := &Handler{Source: "s", logger: zap.NewNop(), Dedup: &DedupConfig{LockTTL: caddy.Duration(c.set)}}
+			if c.deliver {
+				h.Deliver = append(h.Deliver, &DeliverConfig{URL: "http://127.0.0.1:1/"})
+			}
+			defer h.Cleanup()
+			var cfg receive.Config
+			if err := h.provisionDedup(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.Dedup.LockTTL(); got != c.want {
+				t.Fatalf("lock TTL %v, want %v", got, c.want)
+			}
+		})
 	}
 }

@@ -163,6 +163,10 @@ type RateLimitConfig struct {
 	Shared bool `json:"shared,omitempty"`
 }
 
+// DeliverLockTTL is the dedup lock_ttl of a source with a deliver block,
+// unless set: the claim covers the record and the live attempt only.
+const DeliverLockTTL = 30 * time.Second
+
 // DedupConfig configures the idempotency store.
 type DedupConfig struct {
 	// Store is "memory" (default; per process), "redis" (shared; needs
@@ -171,7 +175,8 @@ type DedupConfig struct {
 	// TTL is how long a completed event id is remembered. Default: 72h.
 	TTL caddy.Duration `json:"ttl,omitempty"`
 	// LockTTL is how long an in-flight claim lives if never completed or
-	// released. Default: 2m; keep it above the upstream timeout.
+	// released. Default: 2m, keep it above the upstream timeout; with a
+	// deliver block, 30s (DeliverLockTTL).
 	LockTTL caddy.Duration `json:"lock_ttl,omitempty"`
 	// FailOpen forwards without dedup when the store is unreachable
 	// (default: fail closed with 503 and Retry-After).
@@ -436,10 +441,19 @@ func (h *Handler) provisionDedup(cfg *receive.Config) error {
 	// receive.Config.Detach's default, derived from the lock TTL, lets
 	// the upstream call outlive the provider's connection: its 2xx still
 	// completes the claim.
+	lockTTL := time.Duration(d.LockTTL)
+	if lockTTL == 0 && len(h.Deliver) > 0 {
+		// A deliver block holds the claim only while it records the
+		// event and makes the live attempt (live_budget), and its store
+		// refuses a second record of the same id anyway: a claim left
+		// behind (Redis restarted from its AOF mid-request) then blocks
+		// the provider's retries for seconds, not minutes.
+		lockTTL = DeliverLockTTL
+	}
 	dd, err := idempotency.New(idempotency.Config{
 		Store:    store,
 		DoneTTL:  time.Duration(d.TTL),
-		LockTTL:  time.Duration(d.LockTTL),
+		LockTTL:  lockTTL,
 		FailOpen: d.FailOpen,
 	})
 	if err != nil {
