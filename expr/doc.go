@@ -49,8 +49,12 @@
 //
 // # Numbers
 //
-// The body is decoded with json.Decoder.UseNumber, so no number goes through
-// a float64 unless it has to:
+// The body is decoded as encoding/json decodes it (the last of repeated
+// keys wins, invalid UTF-8 and lone surrogates become U+FFFD, a body
+// nested more than 10,000 deep is null), in one pass straight into CEL
+// values.
+// Each number is read from its own text, so none goes through a float64
+// unless it has to:
 //
 //   - an integer that fits in int64 (no fraction, no exponent) is a CEL int,
 //     exact: payload.id == 9007199254740993 holds for that id, and

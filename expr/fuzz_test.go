@@ -143,8 +143,11 @@ func sameJSON(a, b any) bool {
 		}
 		return true
 	case json.Number:
+		// The same text is the same number, even where sameDecimal
+		// cannot read it (0e9227000000000000000: its exponent is beyond
+		// int).
 		y, ok := b.(json.Number)
-		return ok && sameDecimal(string(x), string(y))
+		return ok && (x == y || sameDecimal(string(x), string(y)))
 	}
 	return a == b
 }
@@ -171,8 +174,8 @@ func TestTwoValuesOneFloat(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Compared by value: which of two texts of one value is kept
-		// depends on map order.
+		// Compared by value: of two texts of one value, the first in
+		// the body is kept.
 		g, _ := decodeNumbers(got)
 		w, _ := decodeNumbers([]byte(tt.want))
 		if !sameJSON(g, w) {

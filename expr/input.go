@@ -1,10 +1,6 @@
 package expr
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
-	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -106,108 +102,14 @@ func (in *Input) lowerHeaders() {
 }
 
 // decode sets payload: the body decoded as JSON, or null when the body is
-// not one JSON value (empty, malformed, or followed by more than space).
+// not one JSON value (empty, malformed, or followed by more than space);
+// and exact. See decodePayload.
 //
 // The tree is turned into CEL values here, once, rather than by CEL on
 // every access: payload.data.x then allocates nothing, however many
 // programs read it.
 func (in *Input) decode() {
-	in.payload = types.NullValue
-	dec := json.NewDecoder(bytes.NewReader(in.body))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return
-	}
-	in.payload = in.value(in.numbers(v))
-}
-
-// numbers is the first pass: it replaces, in place, every json.Number below
-// v that fits in int64 with an int64, and every other number a float64
-// holds with its value with a float64. It records the others (more than 17
-// significant digits, out of range) in exact, keyed by their float64's
-// bits, and leaves them as json.Number for value.
-func (in *Input) numbers(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			switch e.(type) {
-			case map[string]any, []any, json.Number:
-				x[k] = in.numbers(e)
-			}
-		}
-	case []any:
-		for i, e := range x {
-			switch e.(type) {
-			case map[string]any, []any, json.Number:
-				x[i] = in.numbers(e)
-			}
-		}
-	case json.Number:
-		return in.number(string(x), x)
-	}
-	return v
-}
-
-func (in *Input) number(s string, n json.Number) any {
-	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return i
-	}
-	// The decoder has checked the syntax; the only error left is a range
-	// error, with f set to ±Inf.
-	f, _ := strconv.ParseFloat(s, 64)
-	var buf [32]byte
-	if sameDecimal(s, string(appendFloat(buf[:0], f))) {
-		return f
-	}
-	bits := math.Float64bits(f)
-	if in.exact == nil {
-		in.exact = make(map[uint64]string)
-	}
-	if prev, ok := in.exact[bits]; !ok {
-		in.exact[bits] = s
-	} else if prev != "" && !sameDecimal(prev, s) {
-		in.exact[bits] = "" // two values, one float64: write the float64
-	}
-	return n
-}
-
-// value is the second pass: it turns what numbers left into CEL values. A
-// map keeps its Go map, its values replaced in place; a list becomes a
-// []ref.Val. A float64 whose bits exact records for another value loses
-// that record: two values, one float64.
-func (in *Input) value(v any) ref.Val {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = in.value(e)
-		}
-		return types.NewStringInterfaceMap(adapter, x)
-	case []any:
-		l := make([]ref.Val, len(x))
-		for i, e := range x {
-			l[i] = in.value(e)
-		}
-		return types.NewRefValList(adapter, l)
-	case string:
-		return types.String(x)
-	case int64:
-		return types.Int(x)
-	case float64:
-		if text, ok := in.exact[math.Float64bits(x)]; ok && text != "" {
-			in.exact[math.Float64bits(x)] = ""
-		}
-		return types.Double(x)
-	case json.Number:
-		f, _ := strconv.ParseFloat(string(x), 64)
-		return types.Double(f)
-	case bool:
-		return types.Bool(x)
-	}
-	return types.NullValue
+	in.payload, in.exact = decodePayload(in.body)
 }
 
 // sameDecimal reports whether two JSON numbers denote the same decimal value

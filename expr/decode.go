@@ -1,0 +1,559 @@
+package expr
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"strconv"
+	"sync"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+)
+
+// maxDepth is how deeply arrays and objects may nest in a payload:
+// encoding/json's limit, so a body decodes here exactly when it decodes
+// there. The decoder recurses once per level, as encoding/json's does: at
+// this depth that is 2 to 4 MB of goroutine stack, for a body of 20 KB.
+const maxDepth = 10000
+
+// decodePayload decodes body as one JSON value followed by nothing but
+// space, in one pass over its bytes, straight into the CEL values that
+// payload holds: an object becomes types.NewStringInterfaceMap over a
+// map[string]any of ref.Val, an array types.NewRefValList, a string
+// types.String, true and false types.Bool, null types.NullValue.
+//
+// A number becomes a types.Int when its literal is an integer that fits in
+// int64, else a types.Double. exact maps the bits of each double that does
+// not print back as the decimal it was written as to that decimal's text
+// (see Input.exact), or is nil when there is none.
+//
+// What it accepts and what it decodes are encoding/json's (decoding into
+// any with UseNumber, then the conversions above): the last of repeated
+// keys wins, invalid UTF-8 and lone surrogates in strings become U+FFFD,
+// nesting deeper than maxDepth is refused. A body that is empty, malformed
+// or followed by more than space decodes to null.
+func decodePayload(body []byte) (payload ref.Val, exact map[uint64]string) {
+	d := decoders.Get().(*decoder)
+	defer d.release()
+	d.b = body
+	d.i = skipSpace(body, 0)
+	v := d.value(0)
+	if v == nil || skipSpace(body, d.i) != len(body) {
+		return types.NullValue, nil
+	}
+	return v, d.exact()
+}
+
+// decoder is the state of one decodePayload. Its slices are scratch space
+// kept between bodies (decoders pools them): vals and mems hold the
+// elements and members of the arrays and objects being read, each
+// container's on top of its parent's, so that each container is built at
+// its final size once it ends.
+type decoder struct {
+	b []byte // the body
+	i int    // the next byte to read
+	// s is a copy of the body, made at the first string (or number text
+	// kept for exact): a string or key without escapes or invalid UTF-8
+	// is a slice of it, so that reading one allocates nothing.
+	s    string
+	vals []ref.Val
+	mems []member
+	// valsUsed and memsUsed are how much of vals and mems this body has
+	// used: what release clears.
+	valsUsed, memsUsed int
+	// nums are the numbers read as doubles, in the order of the body,
+	// less those of values a repeated key replaced: what exact is built
+	// from.
+	nums []number
+	buf  []byte // where a string with escapes is decoded
+}
+
+// member is an object member being read. Its value's numbers are in nums
+// from from on, up to the next member's from.
+type member struct {
+	key  string
+	val  ref.Val
+	from int
+}
+
+// number is a number read as a double: the bits of its float64, and its
+// text if that float64 does not print back as the same decimal.
+type number struct {
+	bits uint64
+	text string
+}
+
+var decoders = sync.Pool{New: func() any { return new(decoder) }}
+
+// maxKeep bounds the scratch space a pooled decoder keeps, in entries.
+const maxKeep = 4096
+
+// release clears d and puts it back in the pool, holding no value of the
+// body it decoded.
+func (d *decoder) release() {
+	clear(d.vals[:max(d.valsUsed, len(d.vals))])
+	clear(d.mems[:max(d.memsUsed, len(d.mems))])
+	clear(d.nums)
+	d.valsUsed, d.memsUsed = 0, 0
+	d.b, d.s = nil, ""
+	d.vals, d.mems, d.nums, d.buf = d.vals[:0], d.mems[:0], d.nums[:0], d.buf[:0]
+	if cap(d.vals) > maxKeep || cap(d.mems) > maxKeep || cap(d.nums) > maxKeep || cap(d.buf) > 16*maxKeep {
+		return // let the collector have it
+	}
+	decoders.Put(d)
+}
+
+// value reads the value at d.b[d.i], inside depth arrays and objects, and
+// returns it, or nil if the body is not JSON there.
+func (d *decoder) value(depth int) ref.Val {
+	b := d.b
+	if d.i >= len(b) {
+		return nil
+	}
+	switch b[d.i] {
+	case '"':
+		s, ok := d.str()
+		if !ok {
+			return nil
+		}
+		return types.String(s)
+	case '{':
+		return d.object(depth + 1)
+	case '[':
+		return d.array(depth + 1)
+	case 't':
+		return d.literal("true", types.True)
+	case 'f':
+		return d.literal("false", types.False)
+	case 'n':
+		return d.literal("null", types.NullValue)
+	}
+	return d.number()
+}
+
+func (d *decoder) literal(lit string, v ref.Val) ref.Val {
+	if len(d.b)-d.i < len(lit) || string(d.b[d.i:d.i+len(lit)]) != lit {
+		return nil
+	}
+	d.i += len(lit)
+	return v
+}
+
+// object reads the object at d.b[d.i], the depth'th container down.
+func (d *decoder) object(depth int) ref.Val {
+	if depth > maxDepth {
+		return nil
+	}
+	b := d.b
+	d.i = skipSpace(b, d.i+1)
+	base := len(d.mems)
+	if d.i < len(b) && b[d.i] == '}' {
+		d.i++
+		return types.NewStringInterfaceMap(adapter, make(map[string]any))
+	}
+	for {
+		if d.i >= len(b) || b[d.i] != '"' {
+			return nil
+		}
+		key, ok := d.str()
+		if !ok {
+			return nil
+		}
+		if d.i = skipSpace(b, d.i); d.i >= len(b) || b[d.i] != ':' {
+			return nil
+		}
+		d.i = skipSpace(b, d.i+1)
+		from := len(d.nums)
+		v := d.value(depth)
+		if v == nil {
+			return nil
+		}
+		d.mems = append(d.mems, member{key: key, val: v, from: from})
+		if d.i = skipSpace(b, d.i); d.i >= len(b) {
+			return nil
+		}
+		if b[d.i] == ',' {
+			d.i = skipSpace(b, d.i+1)
+			continue
+		}
+		if b[d.i] != '}' {
+			return nil
+		}
+		d.i++
+		break
+	}
+	mems := d.mems[base:]
+	m := make(map[string]any, len(mems))
+	for _, mem := range mems {
+		m[mem.key] = mem.val
+	}
+	if len(m) < len(mems) {
+		d.dropReplaced(mems)
+	}
+	d.memsUsed = max(d.memsUsed, len(d.mems))
+	d.mems = d.mems[:base]
+	return types.NewStringInterfaceMap(adapter, m)
+}
+
+// dropReplaced removes from nums the numbers of the members of one object
+// that a later member of the same key replaced, as if they had never been
+// read: encoding/json keeps only the last.
+func (d *decoder) dropReplaced(mems []member) {
+	first := mems[0].from
+	if len(d.nums) == first {
+		return // no numbers
+	}
+	last := make(map[string]int, len(mems))
+	for i, mem := range mems {
+		last[mem.key] = i
+	}
+	w := first
+	for i, mem := range mems {
+		to := len(d.nums)
+		if i+1 < len(mems) {
+			to = mems[i+1].from
+		}
+		if last[mem.key] == i {
+			w += copy(d.nums[w:], d.nums[mem.from:to])
+		}
+	}
+	clear(d.nums[w:])
+	d.nums = d.nums[:w]
+}
+
+// array reads the array at d.b[d.i], the depth'th container down.
+func (d *decoder) array(depth int) ref.Val {
+	if depth > maxDepth {
+		return nil
+	}
+	b := d.b
+	d.i = skipSpace(b, d.i+1)
+	base := len(d.vals)
+	if d.i < len(b) && b[d.i] == ']' {
+		d.i++
+		return types.NewRefValList(adapter, []ref.Val{})
+	}
+	for {
+		v := d.value(depth)
+		if v == nil {
+			return nil
+		}
+		d.vals = append(d.vals, v)
+		if d.i = skipSpace(b, d.i); d.i >= len(b) {
+			return nil
+		}
+		if b[d.i] == ',' {
+			d.i = skipSpace(b, d.i+1)
+			continue
+		}
+		if b[d.i] != ']' {
+			return nil
+		}
+		d.i++
+		break
+	}
+	l := make([]ref.Val, len(d.vals)-base)
+	copy(l, d.vals[base:])
+	d.valsUsed = max(d.valsUsed, len(d.vals))
+	d.vals = d.vals[:base]
+	return types.NewRefValList(adapter, l)
+}
+
+// str reads the string at d.b[d.i], quotes included.
+func (d *decoder) str() (string, bool) {
+	b := d.b
+	start := d.i + 1
+	j := plainRun(b, start)
+	for j < len(b) {
+		c := b[j]
+		if c == '"' {
+			if d.s == "" {
+				d.s = string(b)
+			}
+			d.i = j + 1
+			return d.s[start:j], true
+		}
+		if c < utf8.RuneSelf { // a backslash or a control character
+			break
+		}
+		r, size := utf8.DecodeRune(b[j:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		j = plainRun(b, j+size)
+	}
+	return d.unquote(start, j)
+}
+
+// unquote decodes the string that starts at d.b[start] and whose bytes
+// before d.b[j] need no decoding, as encoding/json does.
+func (d *decoder) unquote(start, j int) (string, bool) {
+	b := d.b
+	out := append(d.buf[:0], b[start:j]...)
+	for {
+		if j >= len(b) {
+			return "", false
+		}
+		switch c := b[j]; {
+		case c == '"':
+			d.buf = out
+			d.i = j + 1
+			return string(out), true
+		case c == '\\':
+			if j+1 >= len(b) {
+				return "", false
+			}
+			switch e := b[j+1]; e {
+			case '"', '\\', '/':
+				out = append(out, e)
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				r := hex4(b, j)
+				if r < 0 {
+					return "", false
+				}
+				j += 6
+				if utf16.IsSurrogate(r) {
+					// A pair is one character. A half without the
+					// other is U+FFFD, and what follows it is read anew.
+					if pair := utf16.DecodeRune(r, hex4(b, j)); pair != utf8.RuneError {
+						r = pair
+						j += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				out = utf8.AppendRune(out, r)
+				continue
+			default:
+				return "", false
+			}
+			j += 2
+		case c < ' ':
+			return "", false
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			j++
+		default:
+			r, size := utf8.DecodeRune(b[j:])
+			if r == utf8.RuneError && size == 1 {
+				out = append(out, "\uFFFD"...)
+			} else {
+				out = append(out, b[j:j+size]...)
+			}
+			j += size
+		}
+	}
+}
+
+// hex4 returns the code unit of the \uXXXX escape at b[j], or -1 if there
+// is none there.
+func hex4(b []byte, j int) rune {
+	if len(b)-j < 6 || b[j] != '\\' || b[j+1] != 'u' {
+		return -1
+	}
+	var r rune
+	for _, c := range b[j+2 : j+6] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// number reads the number at d.b[d.i].
+func (d *decoder) number() ref.Val {
+	b := d.b
+	start, i := d.i, d.i
+	neg := i < len(b) && b[i] == '-'
+	if neg {
+		i++
+	}
+	// The literal's digits, integer and fraction part together, are n
+	// digits; lead and trail are the positions of the first and last that
+	// are not 0 (-1 if none is); point is how many are in the integer part.
+	n, lead, trail := 0, -1, -1
+	var mant uint64 // the integer part, while it has at most 18 digits
+	switch {
+	case i >= len(b):
+		return nil
+	case b[i] == '0':
+		i++
+		n = 1
+	case '1' <= b[i] && b[i] <= '9':
+		lead = 0
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			if b[i] != '0' {
+				trail = n
+			}
+			if n < 18 {
+				mant = mant*10 + uint64(b[i]-'0')
+			}
+			n++
+		}
+	default:
+		return nil
+	}
+	point := n
+	integer := true
+	if i < len(b) && b[i] == '.' {
+		integer = false
+		i++
+		if i >= len(b) || !isDigit(b[i]) {
+			return nil
+		}
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			if b[i] != '0' {
+				if lead < 0 {
+					lead = n
+				}
+				trail = n
+			}
+			n++
+		}
+	}
+	exp := 0
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		integer = false
+		i++
+		expNeg := false
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			expNeg = b[i] == '-'
+			i++
+		}
+		if i >= len(b) || !isDigit(b[i]) {
+			return nil
+		}
+		for ; i < len(b) && isDigit(b[i]); i++ {
+			if exp < 1e6 { // beyond any float64; saturated, not wrapped
+				exp = exp*10 + int(b[i]-'0')
+			}
+		}
+		if expNeg {
+			exp = -exp
+		}
+	}
+	d.i = i
+	if integer && n <= 18 {
+		v := int64(mant)
+		if neg {
+			v = -v
+		}
+		return types.Int(v)
+	}
+	lit := b[start:i]
+	if integer {
+		if v, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+			return types.Int(v)
+		}
+	}
+	f, _ := strconv.ParseFloat(string(lit), 64) // the syntax is checked: a range error at most, f ±Inf
+	num := number{bits: math.Float64bits(f)}
+	// The value is 0.ddd × 10^e, ddd the significant digits. A float64
+	// tells apart any two decimals of at most 15 significant digits in its
+	// normal range, so the shortest text that reads back as f is that
+	// decimal. Any other number is checked by printing it, as before
+	// (so is a zero with an exponent too large to read: sameDecimal
+	// reports false for it).
+	if sig, e := trail-lead+1, point-lead+exp; exp <= -1e6 || exp >= 1e6 || lead >= 0 && (sig > 15 || e < -306 || e > 308) {
+		var buf [32]byte
+		if !sameDecimal(string(lit), string(appendFloat(buf[:0], f))) {
+			if d.s == "" {
+				d.s = string(b)
+			}
+			num.text = d.s[start:i]
+		}
+	}
+	d.nums = append(d.nums, num)
+	return types.Double(f)
+}
+
+// exact builds decodePayload's exact from nums. Of two decimals with the
+// same float64, neither is kept: the float64 is written. Of two texts of
+// the same decimal (1.10…01 and 1.10…010) the first in the body is kept.
+func (d *decoder) exact() map[uint64]string {
+	var exact map[uint64]string
+	for _, num := range d.nums {
+		if num.text == "" {
+			continue
+		}
+		if exact == nil {
+			exact = make(map[uint64]string)
+		}
+		if prev, ok := exact[num.bits]; !ok {
+			exact[num.bits] = num.text
+		} else if prev != "" && !sameDecimal(prev, num.text) {
+			exact[num.bits] = ""
+		}
+	}
+	if exact == nil {
+		return nil
+	}
+	for _, num := range d.nums {
+		if _, ok := exact[num.bits]; ok && num.text == "" {
+			exact[num.bits] = ""
+		}
+	}
+	return exact
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// plainRun returns the index of the first byte from b[j] on that is a
+// quote, a backslash, a control character or not ASCII, or len(b). It
+// looks at eight bytes at a time.
+func plainRun(b []byte, j int) int {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	for ; len(b)-j >= 8; j += 8 {
+		w := binary.LittleEndian.Uint64(b[j:])
+		// A byte's high bit is set in stop if the byte is zero in q
+		// (a quote), zero in bs (a backslash), below 0x20 or from 0x80 on.
+		// A borrow can only set bits above the first such byte.
+		q, bs := w^('"'*ones), w^('\\'*ones)
+		stop := ((q-ones)&^q | (bs-ones)&^bs | (w-0x20*ones)&^w | w) & high
+		if stop != 0 {
+			return j + bits.TrailingZeros64(stop)/8
+		}
+	}
+	for ; j < len(b); j++ {
+		if c := b[j]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+			return j
+		}
+	}
+	return j
+}
