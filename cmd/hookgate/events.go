@@ -241,38 +241,23 @@ func clipText(s string, n int) string {
 }
 
 func (c *webhookCLI) eventsReplayCommand() *cobra.Command {
-	var af adminFlags
-	cmd := &cobra.Command{
-		Use:   "replay [--admin ADDR] SOURCE ID",
-		Short: "Delivers a recorded event again, as a new attempt",
-		Args:  cobra.ArbitraryArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) != 2 || args[0] == "" || args[1] == "" {
-				return usageErrorf("want SOURCE ID, got %d arguments", len(args))
-			}
-			addr, err := af.address()
-			if err != nil {
-				return err
-			}
-			uri := "/hookgate/events/" + url.PathEscape(args[0]) + "/" + url.PathEscape(args[1]) + "/replay"
-			resp, err := adminRequest(addr, http.MethodPost, uri, nil, nil)
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			fmt.Fprintf(c.out, "replaying %s/%s\n", args[0], args[1])
-			return nil
-		},
-	}
-	af.register(cmd)
-	return cmd
+	return c.eventCommand("replay", "Delivers a recorded event again, as a new attempt",
+		http.MethodPost, "/replay", "replaying")
 }
 
 func (c *webhookCLI) eventsPurgeCommand() *cobra.Command {
+	return c.eventCommand("purge", "Deletes a recorded event: its headers, body and attempts; its deliveries stop",
+		http.MethodDelete, "", "purged")
+}
+
+// eventCommand is a command on one recorded event, SOURCE ID: it sends
+// method to the event's admin path (plus suffix) and prints done and the
+// event's name.
+func (c *webhookCLI) eventCommand(name, short, method, suffix, done string) *cobra.Command {
 	var af adminFlags
 	cmd := &cobra.Command{
-		Use:   "purge [--admin ADDR] SOURCE ID",
-		Short: "Deletes a recorded event: its headers, body and attempts; its deliveries stop",
+		Use:   name + " [--admin ADDR] SOURCE ID",
+		Short: short,
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 2 || args[0] == "" || args[1] == "" {
@@ -282,13 +267,13 @@ func (c *webhookCLI) eventsPurgeCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			uri := "/hookgate/events/" + url.PathEscape(args[0]) + "/" + url.PathEscape(args[1])
-			resp, err := adminRequest(addr, http.MethodDelete, uri, nil, nil)
+			uri := "/hookgate/events/" + url.PathEscape(args[0]) + "/" + url.PathEscape(args[1]) + suffix
+			resp, err := adminRequest(addr, method, uri, nil, nil)
 			if err != nil {
 				return err
 			}
 			resp.Body.Close()
-			fmt.Fprintf(c.out, "purged %s/%s\n", args[0], args[1])
+			fmt.Fprintf(c.out, "%s %s/%s\n", done, args[0], args[1])
 			return nil
 		},
 	}
