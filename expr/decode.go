@@ -1,16 +1,15 @@
 package expr
 
 import (
-	"encoding/binary"
 	"math"
-	"math/bits"
 	"strconv"
 	"sync"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+
+	"github.com/hookgate/hookgate/internal/jsonscan"
 )
 
 // maxDepth is how deeply arrays and objects may nest in a payload:
@@ -39,9 +38,9 @@ func decodePayload(body []byte) (payload ref.Val, exact map[uint64]string) {
 	d := decoders.Get().(*decoder)
 	defer d.release()
 	d.b = body
-	d.i = skipSpace(body, 0)
+	d.i = jsonscan.SkipSpace(body, 0)
 	v := d.value(0)
-	if v == nil || skipSpace(body, d.i) != len(body) {
+	if v == nil || jsonscan.SkipSpace(body, d.i) != len(body) {
 		return types.NullValue, nil
 	}
 	return v, d.exact()
@@ -135,7 +134,7 @@ func (d *decoder) value(depth int) ref.Val {
 }
 
 func (d *decoder) literal(lit string, v ref.Val) ref.Val {
-	if len(d.b)-d.i < len(lit) || string(d.b[d.i:d.i+len(lit)]) != lit {
+	if !jsonscan.HasLiteral(d.b, d.i, lit) {
 		return nil
 	}
 	d.i += len(lit)
@@ -148,7 +147,7 @@ func (d *decoder) object(depth int) ref.Val {
 		return nil
 	}
 	b := d.b
-	d.i = skipSpace(b, d.i+1)
+	d.i = jsonscan.SkipSpace(b, d.i+1)
 	base := len(d.mems)
 	if d.i < len(b) && b[d.i] == '}' {
 		d.i++
@@ -162,21 +161,21 @@ func (d *decoder) object(depth int) ref.Val {
 		if !ok {
 			return nil
 		}
-		if d.i = skipSpace(b, d.i); d.i >= len(b) || b[d.i] != ':' {
+		if d.i = jsonscan.SkipSpace(b, d.i); d.i >= len(b) || b[d.i] != ':' {
 			return nil
 		}
-		d.i = skipSpace(b, d.i+1)
+		d.i = jsonscan.SkipSpace(b, d.i+1)
 		from := len(d.nums)
 		v := d.value(depth)
 		if v == nil {
 			return nil
 		}
 		d.mems = append(d.mems, member{key: key, val: v, from: from})
-		if d.i = skipSpace(b, d.i); d.i >= len(b) {
+		if d.i = jsonscan.SkipSpace(b, d.i); d.i >= len(b) {
 			return nil
 		}
 		if b[d.i] == ',' {
-			d.i = skipSpace(b, d.i+1)
+			d.i = jsonscan.SkipSpace(b, d.i+1)
 			continue
 		}
 		if b[d.i] != '}' {
@@ -230,7 +229,7 @@ func (d *decoder) array(depth int) ref.Val {
 		return nil
 	}
 	b := d.b
-	d.i = skipSpace(b, d.i+1)
+	d.i = jsonscan.SkipSpace(b, d.i+1)
 	base := len(d.vals)
 	if d.i < len(b) && b[d.i] == ']' {
 		d.i++
@@ -242,11 +241,11 @@ func (d *decoder) array(depth int) ref.Val {
 			return nil
 		}
 		d.vals = append(d.vals, v)
-		if d.i = skipSpace(b, d.i); d.i >= len(b) {
+		if d.i = jsonscan.SkipSpace(b, d.i); d.i >= len(b) {
 			return nil
 		}
 		if b[d.i] == ',' {
-			d.i = skipSpace(b, d.i+1)
+			d.i = jsonscan.SkipSpace(b, d.i+1)
 			continue
 		}
 		if b[d.i] != ']' {
@@ -266,7 +265,7 @@ func (d *decoder) array(depth int) ref.Val {
 func (d *decoder) str() (string, bool) {
 	b := d.b
 	start := d.i + 1
-	j := plainRun(b, start)
+	j := jsonscan.SkipPlain(b, start)
 	for j < len(b) {
 		c := b[j]
 		if c == '"' {
@@ -283,7 +282,7 @@ func (d *decoder) str() (string, bool) {
 		if r == utf8.RuneError && size == 1 {
 			break
 		}
-		j = plainRun(b, j+size)
+		j = jsonscan.SkipPlain(b, j+size)
 	}
 	return d.unquote(start, j)
 }
@@ -292,93 +291,13 @@ func (d *decoder) str() (string, bool) {
 // before d.b[j] need no decoding, as encoding/json does.
 func (d *decoder) unquote(start, j int) (string, bool) {
 	b := d.b
-	out := append(d.buf[:0], b[start:j]...)
-	for {
-		if j >= len(b) {
-			return "", false
-		}
-		switch c := b[j]; {
-		case c == '"':
-			d.buf = out
-			d.i = j + 1
-			return string(out), true
-		case c == '\\':
-			if j+1 >= len(b) {
-				return "", false
-			}
-			switch e := b[j+1]; e {
-			case '"', '\\', '/':
-				out = append(out, e)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r := hex4(b, j)
-				if r < 0 {
-					return "", false
-				}
-				j += 6
-				if utf16.IsSurrogate(r) {
-					// A pair is one character. A half without the
-					// other is U+FFFD, and what follows it is read anew.
-					if pair := utf16.DecodeRune(r, hex4(b, j)); pair != utf8.RuneError {
-						r = pair
-						j += 6
-					} else {
-						r = utf8.RuneError
-					}
-				}
-				out = utf8.AppendRune(out, r)
-				continue
-			default:
-				return "", false
-			}
-			j += 2
-		case c < ' ':
-			return "", false
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			j++
-		default:
-			r, size := utf8.DecodeRune(b[j:])
-			if r == utf8.RuneError && size == 1 {
-				out = append(out, "\uFFFD"...)
-			} else {
-				out = append(out, b[j:j+size]...)
-			}
-			j += size
-		}
+	out, n, ok := jsonscan.AppendUnquote(append(d.buf[:0], b[start:j]...), b[j:])
+	d.buf = out
+	if !ok || j+n >= len(b) {
+		return "", false
 	}
-}
-
-// hex4 returns the code unit of the \uXXXX escape at b[j], or -1 if there
-// is none there.
-func hex4(b []byte, j int) rune {
-	if len(b)-j < 6 || b[j] != '\\' || b[j+1] != 'u' {
-		return -1
-	}
-	var r rune
-	for _, c := range b[j+2 : j+6] {
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return -1
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
+	d.i = j + n + 1
+	return string(out), true
 }
 
 // number reads the number at d.b[d.i].
@@ -402,7 +321,7 @@ func (d *decoder) number() ref.Val {
 		n = 1
 	case '1' <= b[i] && b[i] <= '9':
 		lead = 0
-		for ; i < len(b) && isDigit(b[i]); i++ {
+		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
 			if b[i] != '0' {
 				trail = n
 			}
@@ -419,10 +338,10 @@ func (d *decoder) number() ref.Val {
 	if i < len(b) && b[i] == '.' {
 		integer = false
 		i++
-		if i >= len(b) || !isDigit(b[i]) {
+		if i >= len(b) || !jsonscan.IsDigit(b[i]) {
 			return nil
 		}
-		for ; i < len(b) && isDigit(b[i]); i++ {
+		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
 			if b[i] != '0' {
 				if lead < 0 {
 					lead = n
@@ -441,10 +360,10 @@ func (d *decoder) number() ref.Val {
 			expNeg = b[i] == '-'
 			i++
 		}
-		if i >= len(b) || !isDigit(b[i]) {
+		if i >= len(b) || !jsonscan.IsDigit(b[i]) {
 			return nil
 		}
-		for ; i < len(b) && isDigit(b[i]); i++ {
+		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
 			if exp < 1e6 { // beyond any float64; saturated, not wrapped
 				exp = exp*10 + int(b[i]-'0')
 			}
@@ -515,45 +434,4 @@ func (d *decoder) exact() map[uint64]string {
 		}
 	}
 	return exact
-}
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-// plainRun returns the index of the first byte from b[j] on that is a
-// quote, a backslash, a control character or not ASCII, or len(b). It
-// looks at eight bytes at a time.
-func plainRun(b []byte, j int) int {
-	const (
-		ones = 0x0101010101010101
-		high = 0x8080808080808080
-	)
-	for ; len(b)-j >= 8; j += 8 {
-		w := binary.LittleEndian.Uint64(b[j:])
-		// A byte's high bit is set in stop if the byte is zero in q
-		// (a quote), zero in bs (a backslash), below 0x20 or from 0x80 on.
-		// A borrow can only set bits above the first such byte.
-		q, bs := w^('"'*ones), w^('\\'*ones)
-		stop := ((q-ones)&^q | (bs-ones)&^bs | (w-0x20*ones)&^w | w) & high
-		if stop != 0 {
-			return j + bits.TrailingZeros64(stop)/8
-		}
-	}
-	for ; j < len(b); j++ {
-		if c := b[j]; c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
-			return j
-		}
-	}
-	return j
 }

@@ -736,7 +736,7 @@ func (v *validator) validString(n *pnode, i int) bool {
 	tk := &v.toks[i]
 	s := v.body[tk.off:tk.end]
 	if tk.esc() {
-		s = []byte(unescape(s))
+		s = unescape(s)
 	}
 	if n.minLength >= 0 || n.maxLength >= 0 {
 		l := len(s)

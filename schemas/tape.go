@@ -1,13 +1,12 @@
 package schemas
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"math"
-	"math/bits"
 	"sync"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/hookgate/hookgate/internal/jsonscan"
 )
 
 // A tape is a body parsed in one pass into a flat list of tokens, one per
@@ -93,15 +92,6 @@ func putTape(t *tape) {
 	tapes.Put(t)
 }
 
-// strSafe marks the bytes that may appear in a JSON string as they are:
-// printable ASCII but the quote and the backslash.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // parse fills t with the tokens of body and reports whether body is one
 // well-formed JSON value in UTF-8, nested at most maxDepth deep, whose
 // number literals fit the limits of scan. It reports false for anything
@@ -129,7 +119,7 @@ type frame struct {
 // the common cases written out in place, because it runs over every byte
 // of every body validated.
 func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []frame, bool) {
-	i := skipSpace(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	wantKey := false // an object's key comes next, then a colon and a value
 	for {
 		// A value, or a key, starts at b[i].
@@ -141,7 +131,7 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 		}
 		switch c := b[i]; c {
 		case '"':
-			j := stringStop(b, i+1)
+			j := jsonscan.SkipPlain(b, i+1)
 			var flags uint8
 			if j >= len(b) || b[j] != '"' {
 				var ok bool
@@ -169,7 +159,7 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 			}
 			stack = append(stack, frame{tok: uint32(len(toks)), obj: obj})
 			toks = append(toks, tok{info: k, off: uint32(i)})
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 			if i < len(b) && (obj && b[i] == '}' || !obj && b[i] == ']') {
 				toks[len(toks)-1].end = uint32(len(toks))
 				stack = stack[:len(stack)-1]
@@ -179,25 +169,25 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 			wantKey = obj
 			continue
 		case 't':
-			if !hasLiteral(b, i, "true") {
+			if !jsonscan.HasLiteral(b, i, "true") {
 				return toks, stack, false
 			}
 			toks = append(toks, tok{info: uint8(kTrue), off: uint32(i), end: uint32(i + 4)})
 			i += 4
 		case 'f':
-			if !hasLiteral(b, i, "false") {
+			if !jsonscan.HasLiteral(b, i, "false") {
 				return toks, stack, false
 			}
 			toks = append(toks, tok{info: uint8(kFalse), off: uint32(i), end: uint32(i + 5)})
 			i += 5
 		case 'n':
-			if !hasLiteral(b, i, "null") {
+			if !jsonscan.HasLiteral(b, i, "null") {
 				return toks, stack, false
 			}
 			toks = append(toks, tok{info: uint8(kNull), off: uint32(i), end: uint32(i + 4)})
 			i += 4
 		default:
-			j, plain, ok := numberEnd(b, i)
+			j, plain, ok := jsonscan.NumberEnd(b, i)
 			if !ok || j-i > maxNumberLen || !plain && !numberFits(b[i:j]) {
 				return toks, stack, false
 			}
@@ -212,7 +202,7 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 		// next element or member.
 		for {
 			if i < len(b) && b[i] <= ' ' {
-				i = skipSpace(b, i)
+				i = jsonscan.SkipSpace(b, i)
 			}
 			if len(stack) == 0 {
 				return toks, stack, i == len(b)
@@ -225,7 +215,7 @@ func parseTokens(b []byte, maxDepth int, toks []tok, stack []frame) ([]tok, []fr
 			if c == ',' {
 				i++
 				if i < len(b) && b[i] <= ' ' {
-					i = skipSpace(b, i)
+					i = jsonscan.SkipSpace(b, i)
 				}
 				wantKey = top.obj
 				break
@@ -248,67 +238,20 @@ func colon(b []byte, i int) int {
 	if i < len(b) && b[i] == ':' {
 		i++
 	} else {
-		i = skipSpace(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
 		i++
 	}
 	if i < len(b) && b[i] <= ' ' {
-		i = skipSpace(b, i)
+		i = jsonscan.SkipSpace(b, i)
 	}
 	return i
 }
 
-func skipSpace(b []byte, i int) int {
-	for i < len(b) {
-		switch b[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
-
-func hasLiteral(b []byte, i int, lit string) bool {
-	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
-}
-
-// stringStop returns the index of the first byte at or after j that a
-// string scan must stop at (see special), or len(b).
-func stringStop(b []byte, j int) int {
-	for j+8 <= len(b) {
-		if m := special(binary.LittleEndian.Uint64(b[j:])); m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-		j += 8
-	}
-	for j < len(b) && strSafe[b[j]] {
-		j++
-	}
-	return j
-}
-
-// special returns a mask with the high bit set in each of the eight
-// bytes of x (little-endian) that a string scan must stop at: a quote, a
-// backslash, a control character or a byte beyond ASCII; bits above the
-// first such byte may also be set. Each term is the classic test for a
-// zero byte (or a byte below n) across a word, which is exact up to and
-// including the first byte it flags.
-func special(x uint64) uint64 {
-	const (
-		ones  = 0x0101010101010101
-		highs = 0x8080808080808080
-	)
-	quote := x ^ ('"' * ones)
-	backslash := x ^ ('\\' * ones)
-	return ((quote-ones)&^quote | (backslash-ones)&^backslash | (x-0x20*ones)&^x | x) & highs
-}
-
-// stringTail checks the rest of a string from b[i], a byte stringStop
-// stopped at, and returns the index of its closing quote and its flags
+// stringTail checks the rest of a string from b[i], a byte
+// jsonscan.SkipPlain stopped at, and returns the index of its closing quote and its flags
 // (tEsc, tWide). It reports false for a control character, a bad escape,
 // invalid UTF-8 or a missing closing quote.
 func stringTail(b []byte, i int) (end int, flags uint8, ok bool) {
@@ -328,7 +271,7 @@ func stringTail(b []byte, i int) (end int, flags uint8, ok bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				if len(b)-i < 6 || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
+				if jsonscan.Hex4(b, i) < 0 {
 					return 0, 0, false
 				}
 				i += 6
@@ -345,60 +288,8 @@ func stringTail(b []byte, i int) (end int, flags uint8, ok bool) {
 			}
 			i += size
 		}
-		i = stringStop(b, i)
+		i = jsonscan.SkipPlain(b, i)
 	}
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-// numberEnd checks the number literal at b[i] against the JSON grammar
-// and returns where it ends, and whether it is a plain integer (no
-// fraction, no exponent).
-func numberEnd(b []byte, i int) (end int, plain, ok bool) {
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	switch {
-	case i >= len(b):
-		return 0, false, false
-	case b[i] == '0':
-		i++
-	case b[i] >= '1' && b[i] <= '9':
-		i = digits(b, i+1)
-	default:
-		return 0, false, false
-	}
-	plain = true
-	if i < len(b) && b[i] == '.' {
-		plain = false
-		j := digits(b, i+1)
-		if j == i+1 {
-			return 0, false, false
-		}
-		i = j
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		plain = false
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		j := digits(b, i)
-		if j == i {
-			return 0, false, false
-		}
-		i = j
-	}
-	return i, plain, true
-}
-
-func digits(b []byte, i int) int {
-	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-		i++
-	}
-	return i
 }
 
 // str returns the contents of the string token at i as bytes: the body's
@@ -409,73 +300,14 @@ func (t *tape) str(body []byte, i int) []byte {
 	if !tk.esc() {
 		return raw
 	}
-	return []byte(unescape(raw))
+	return unescape(raw)
 }
 
-// unescape decodes the contents of a JSON string that the tape accepted
-// (so its escapes are well formed and the rest is valid UTF-8), as
-// encoding/json does: a \u escape of a UTF-16 surrogate pair becomes one
-// character, and a surrogate that is not part of a pair becomes U+FFFD.
-func unescape(raw []byte) string {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			out = append(out, c)
-			i++
-			continue
-		}
-		switch e := raw[i+1]; e {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r := hex4(raw[i+2:])
-			i += 6
-			if utf16.IsSurrogate(r) {
-				r2 := rune(-1)
-				if len(raw)-i >= 6 && raw[i] == '\\' && raw[i+1] == 'u' {
-					r2 = hex4(raw[i+2:])
-				}
-				if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-					r = d
-					i += 6
-				} else {
-					r = utf8.RuneError
-				}
-			}
-			out = utf8.AppendRune(out, r)
-			continue
-		default: // '"', '\\', '/'
-			out = append(out, e)
-		}
-		i += 2
-	}
-	return string(out)
-}
-
-// hex4 returns the value of the four hexadecimal digits at b[0:4].
-func hex4(b []byte) rune {
-	var r rune
-	for _, c := range b[:4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		default:
-			c -= 'A' - 10
-		}
-		r = r<<4 | rune(c)
-	}
-	return r
+// unescape decodes the contents of a string token; see
+// jsonscan.AppendUnquote, which the tape's checks leave nothing to refuse.
+func unescape(raw []byte) []byte {
+	out, _, _ := jsonscan.AppendUnquote(make([]byte, 0, len(raw)), raw)
+	return out
 }
 
 // value builds, from the value at token i, the document encoding/json
@@ -494,7 +326,7 @@ func (t *tape) value(body []byte, i int) (any, int) {
 		return json.Number(body[tk.off:tk.end]), i + 1
 	case kString:
 		if tk.esc() {
-			return unescape(body[tk.off:tk.end]), i + 1
+			return string(unescape(body[tk.off:tk.end])), i + 1
 		}
 		return string(body[tk.off:tk.end]), i + 1
 	case kArray:
@@ -511,7 +343,7 @@ func (t *tape) value(body []byte, i int) (any, int) {
 			k := t.toks[j]
 			var name string
 			if k.esc() {
-				name = unescape(body[k.off:k.end])
+				name = string(unescape(body[k.off:k.end]))
 			} else {
 				name = string(body[k.off:k.end])
 			}

@@ -1,9 +1,7 @@
 package schemas
 
 import (
-	"encoding/binary"
 	"errors"
-	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,51 +75,6 @@ func FuzzTape(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte, depth uint8) {
 		checkTape(t, body, int(depth%80))
 	})
-}
-
-// TestSpecial checks special against a byte-by-byte reference: each of
-// the eight positions with each byte value, among safe bytes, and random
-// words.
-func TestSpecial(t *testing.T) {
-	firstSpecial := func(w [8]byte) int {
-		for i, c := range w {
-			if !strSafe[c] {
-				return i
-			}
-		}
-		return 8
-	}
-	check := func(w [8]byte) {
-		t.Helper()
-		m := special(binary.LittleEndian.Uint64(w[:]))
-		got := 8
-		if m != 0 {
-			for got = 0; m&(0x80<<(8*got)) == 0; got++ {
-			}
-		}
-		if want := firstSpecial(w); got != want {
-			t.Fatalf("special(%q): first flagged byte %d, want %d", w[:], got, want)
-		}
-	}
-	for pos := range 8 {
-		for c := range 256 {
-			w := [8]byte{'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'}
-			w[pos] = byte(c)
-			check(w)
-		}
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for range 200000 {
-		var w [8]byte
-		binary.LittleEndian.PutUint64(w[:], r.Uint64())
-		// Make special bytes rarer, so that their positions vary.
-		for i := range w {
-			if r.IntN(3) > 0 {
-				w[i] = byte(0x20 + r.IntN(0x60))
-			}
-		}
-		check(w)
-	}
 }
 
 // TestSlowPathErrors checks that bodies the tape refuses are refused by
