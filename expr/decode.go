@@ -303,46 +303,79 @@ func (d *decoder) unquote(start, j int) (string, bool) {
 // number reads the number at d.b[d.i].
 func (d *decoder) number() ref.Val {
 	b := d.b
-	start, i := d.i, d.i
-	neg := i < len(b) && b[i] == '-'
-	if neg {
-		i++
+	start := d.i
+	end, plain, ok := jsonscan.NumberEnd(b, start)
+	if !ok {
+		return nil
 	}
+	d.i = end
+	lit := b[start:end]
+	if plain {
+		digits := lit
+		if digits[0] == '-' {
+			digits = digits[1:]
+		}
+		if len(digits) <= 18 {
+			var v int64
+			for _, c := range digits {
+				v = v*10 + int64(c-'0')
+			}
+			if len(digits) < len(lit) {
+				v = -v
+			}
+			return types.Int(v)
+		}
+		if v, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
+			return types.Int(v)
+		}
+	}
+	f, _ := strconv.ParseFloat(string(lit), 64) // the syntax is checked: a range error at most, f ±Inf
+	num := number{bits: math.Float64bits(f)}
+	if !shortDecimal(lit) {
+		var buf [32]byte
+		if !sameDecimal(string(lit), string(appendFloat(buf[:0], f))) {
+			if d.s == "" {
+				d.s = string(b)
+			}
+			num.text = d.s[start:end]
+		}
+	}
+	d.nums = append(d.nums, num)
+	return types.Double(f)
+}
+
+// shortDecimal reports whether the number literal lit, which
+// jsonscan.NumberEnd accepted, is a decimal that the float64 it reads as
+// prints back as, without printing it.
+//
+// The value is 0.ddd × 10^e, ddd the significant digits. A float64 tells
+// apart any two decimals of at most 15 significant digits in its normal
+// range, so the shortest text that reads back as that float64 is that
+// decimal. Any other number is for the caller to check by printing it (so
+// is a zero with an exponent too large to read).
+func shortDecimal(lit []byte) bool {
 	// The literal's digits, integer and fraction part together, are n
 	// digits; lead and trail are the positions of the first and last that
 	// are not 0 (-1 if none is); point is how many are in the integer part.
-	n, lead, trail := 0, -1, -1
-	var mant uint64 // the integer part, while it has at most 18 digits
-	switch {
-	case i >= len(b):
-		return nil
-	case b[i] == '0':
-		i++
-		n = 1
-	case '1' <= b[i] && b[i] <= '9':
-		lead = 0
-		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
-			if b[i] != '0' {
-				trail = n
+	n, lead, trail, point, exp := 0, -1, -1, -1, 0
+	for i := 0; i < len(lit); i++ {
+		switch c := lit[i]; c {
+		case '-':
+		case '.':
+			point = n
+		case 'e', 'E':
+			expNeg := lit[i+1] == '-'
+			for _, c := range lit[i+1:] {
+				if jsonscan.IsDigit(c) && exp < 1e6 { // beyond any float64; saturated, not wrapped
+					exp = exp*10 + int(c-'0')
+				}
 			}
-			if n < 18 {
-				mant = mant*10 + uint64(b[i]-'0')
+			if expNeg {
+				exp = -exp
 			}
-			n++
-		}
-	default:
-		return nil
-	}
-	point := n
-	integer := true
-	if i < len(b) && b[i] == '.' {
-		integer = false
-		i++
-		if i >= len(b) || !jsonscan.IsDigit(b[i]) {
-			return nil
-		}
-		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
-			if b[i] != '0' {
+			i = len(lit)
+		default: // a digit
+			if c != '0' {
 				if lead < 0 {
 					lead = n
 				}
@@ -351,60 +384,11 @@ func (d *decoder) number() ref.Val {
 			n++
 		}
 	}
-	exp := 0
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		integer = false
-		i++
-		expNeg := false
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			expNeg = b[i] == '-'
-			i++
-		}
-		if i >= len(b) || !jsonscan.IsDigit(b[i]) {
-			return nil
-		}
-		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
-			if exp < 1e6 { // beyond any float64; saturated, not wrapped
-				exp = exp*10 + int(b[i]-'0')
-			}
-		}
-		if expNeg {
-			exp = -exp
-		}
+	if point < 0 {
+		point = n
 	}
-	d.i = i
-	if integer && n <= 18 {
-		v := int64(mant)
-		if neg {
-			v = -v
-		}
-		return types.Int(v)
-	}
-	lit := b[start:i]
-	if integer {
-		if v, err := strconv.ParseInt(string(lit), 10, 64); err == nil {
-			return types.Int(v)
-		}
-	}
-	f, _ := strconv.ParseFloat(string(lit), 64) // the syntax is checked: a range error at most, f ±Inf
-	num := number{bits: math.Float64bits(f)}
-	// The value is 0.ddd × 10^e, ddd the significant digits. A float64
-	// tells apart any two decimals of at most 15 significant digits in its
-	// normal range, so the shortest text that reads back as f is that
-	// decimal. Any other number is checked by printing it, as before
-	// (so is a zero with an exponent too large to read: sameDecimal
-	// reports false for it).
-	if sig, e := trail-lead+1, point-lead+exp; exp <= -1e6 || exp >= 1e6 || lead >= 0 && (sig > 15 || e < -306 || e > 308) {
-		var buf [32]byte
-		if !sameDecimal(string(lit), string(appendFloat(buf[:0], f))) {
-			if d.s == "" {
-				d.s = string(b)
-			}
-			num.text = d.s[start:i]
-		}
-	}
-	d.nums = append(d.nums, num)
-	return types.Double(f)
+	sig, e := trail-lead+1, point-lead+exp
+	return exp > -1e6 && exp < 1e6 && (lead < 0 || sig <= 15 && e >= -306 && e <= 308)
 }
 
 // exact builds decodePayload's exact from nums. Of two decimals with the
