@@ -1,18 +1,3 @@
-// Package jsonscan holds the byte-level pieces of JSON that hookgate's
-// hand-written scanners share: the schemas tape, which validates a body
-// and lays it out as tokens, and the expr decoder, which turns a body
-// into CEL values in one pass.
-//
-// Each function works on a byte slice and an index into it, and never
-// reads outside the slice: an index at or past the end is not an error,
-// it is where a scan stops. None of them allocates, but AppendUnquote,
-// which appends. What each one checks, and what it returns for bytes
-// that are not JSON, is stated on it; the caller owns everything else
-// (nesting, keys, where a value may start).
-//
-// The grammar is RFC 8259's, as encoding/json reads it: space is the four
-// bytes ' ', '\t', '\n', '\r'; a string's escapes are \" \\ \/ \b \f \n
-// \r \t and \uXXXX.
 package jsonscan
 
 import (

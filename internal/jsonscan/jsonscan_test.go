@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -279,4 +280,12 @@ func FuzzNumberEnd(f *testing.F) {
 			t.Fatalf("NumberEnd(%q) stopped at %d, encoding/json reads it whole", s, end)
 		}
 	})
+}
+
+func ExampleAppendUnquote() {
+	body := []byte(`{"name":"caf\u00e9 \ud83d\ude00","n":1}`)
+	i := 8 // the opening quote of the value
+	out, n, ok := AppendUnquote(nil, body[i+1:])
+	fmt.Println(string(out), ok, string(body[i+1+n:]))
+	// Output: café 😀 true ","n":1}
 }
