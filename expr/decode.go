@@ -171,18 +171,13 @@ func (d *decoder) object(depth int) ref.Val {
 			return nil
 		}
 		d.mems = append(d.mems, member{key: key, val: v, from: from})
-		if d.i = jsonscan.SkipSpace(b, d.i); d.i >= len(b) {
+		more, ok := d.next('}')
+		if !ok {
 			return nil
 		}
-		if b[d.i] == ',' {
-			d.i = jsonscan.SkipSpace(b, d.i+1)
-			continue
+		if !more {
+			break
 		}
-		if b[d.i] != '}' {
-			return nil
-		}
-		d.i++
-		break
 	}
 	mems := d.mems[base:]
 	m := make(map[string]any, len(mems))
@@ -223,6 +218,24 @@ func (d *decoder) dropReplaced(mems []member) {
 	d.nums = d.nums[:w]
 }
 
+// next reads what follows a member or an element: a comma (more) or
+// the container's closing byte, which it moves past; ok is false for
+// anything else.
+func (d *decoder) next(closing byte) (more, ok bool) {
+	if d.i = jsonscan.SkipSpace(d.b, d.i); d.i >= len(d.b) {
+		return false, false
+	}
+	switch d.b[d.i] {
+	case ',':
+		d.i = jsonscan.SkipSpace(d.b, d.i+1)
+		return true, true
+	case closing:
+		d.i++
+		return false, true
+	}
+	return false, false
+}
+
 // array reads the array at d.b[d.i], the depth'th container down.
 func (d *decoder) array(depth int) ref.Val {
 	if depth > maxDepth {
@@ -241,18 +254,13 @@ func (d *decoder) array(depth int) ref.Val {
 			return nil
 		}
 		d.vals = append(d.vals, v)
-		if d.i = jsonscan.SkipSpace(b, d.i); d.i >= len(b) {
+		more, ok := d.next(']')
+		if !ok {
 			return nil
 		}
-		if b[d.i] == ',' {
-			d.i = jsonscan.SkipSpace(b, d.i+1)
-			continue
+		if !more {
+			break
 		}
-		if b[d.i] != ']' {
-			return nil
-		}
-		d.i++
-		break
 	}
 	l := make([]ref.Val, len(d.vals)-base)
 	copy(l, d.vals[base:])
