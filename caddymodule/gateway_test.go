@@ -74,15 +74,7 @@ func (u *upstream) requests() []recorded {
 
 func (u *upstream) hostPort() string { return strings.TrimPrefix(u.URL, "http://") }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { t.Helper(); return testredis.FreePort(t) }
 
 // gateway is a real Caddy server, run in this process, loaded from a
 // Caddyfile. Tests that use it must not run in parallel: Caddy's running

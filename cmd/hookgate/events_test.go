@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookgate/hookgate/internal/testredis"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/spf13/cobra"
@@ -93,15 +95,7 @@ func newRecordingApp(t *testing.T) *recordingApp {
 	return a
 }
 
-func freeLocalPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freeLocalPort(t *testing.T) int { t.Helper(); return testredis.FreePort(t) }
 
 // startLiveGateway runs a gateway whose source "cli" delivers to a new
 // app; extra goes in the deliver block.
