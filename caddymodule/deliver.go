@@ -17,6 +17,10 @@ import (
 	"github.com/hookgate/hookgate/verify"
 )
 
+// deliverKeySpace follows the redis block's prefix in the keys of a
+// Redis delivery store.
+const deliverKeySpace = "dlv:"
+
 // DeliverConfig is one deliver block: the gateway records each verified
 // event durably and delivers it to URL itself, retrying until delivered
 // or dead, instead of passing the request on to the next handler.
@@ -109,7 +113,7 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 				return fmt.Errorf("%s: store redis: %w", field, err)
 			}
 			o, _ := h.redisOptions()
-			s = storeSpec{kind: "redis", path: o.Key(), client: c, prefix: h.redisPrefix() + "dlv:"}
+			s = storeSpec{kind: "redis", path: o.Key(), client: c, prefix: h.redisPrefix() + deliverKeySpace}
 		default:
 			return fmt.Errorf("%s: store: unknown %q (want embedded or redis)", field, d.Store)
 		}

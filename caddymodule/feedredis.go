@@ -170,10 +170,10 @@ func startSharedStream(ctx caddy.Context, f *feed, specs map[string]storeSpec, r
 }
 
 // sharedStreamKey returns the stream's key for a Redis store whose
-// prefix is prefix: the redis block's prefix (the store's, without the
-// "dlv:" deliver.go adds) + "{stream}:events".
+// prefix is prefix: the redis block's prefix (the store's, without
+// deliverKeySpace) + "{stream}:events".
 func sharedStreamKey(prefix string) string {
-	return strings.TrimSuffix(prefix, "dlv:") + "{stream}:events"
+	return strings.TrimSuffix(prefix, deliverKeySpace) + "{stream}:events"
 }
 
 // newSharedStream returns a link of f to the stream at key, not started.
