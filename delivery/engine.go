@@ -77,6 +77,17 @@ type Destination struct {
 	//
 	// default: Backoff.Max
 	MaxRetryAfter time.Duration
+
+	// RecordWithin is how long a live attempt (BeginLive) may run before
+	// its event is written all the same, on a store that can hold an
+	// append (an [AppendQueuer]: boltstore). The event is written when
+	// the attempt ends or after RecordWithin, whichever comes first: a
+	// destination that answers 2xx within it costs one write, which
+	// nobody waits for. Negative: the event is durable before the
+	// attempt starts (two writes, the first waited for).
+	//
+	// default: 100ms (DefaultRecordWithin)
+	RecordWithin time.Duration
 }
 
 // Defaults of [Destination] and [Config].
@@ -85,6 +96,7 @@ const (
 	DefaultAttemptTimeout = 30 * time.Second
 	DefaultMaxAttempts    = 100
 	DefaultMaxAge         = 72 * time.Hour
+	DefaultRecordWithin   = 100 * time.Millisecond
 
 	DefaultLeaseBatch    = 64
 	DefaultPollInterval  = time.Second
@@ -377,6 +389,9 @@ func (d *Destination) resolve(field string) error {
 	if d.Burst == 0 {
 		d.Burst = 1
 	}
+	if d.RecordWithin == 0 {
+		d.RecordWithin = DefaultRecordWithin
+	}
 	switch {
 	case d.Concurrency < 0:
 		return fmt.Errorf("delivery: %s.Concurrency is negative (%d)", field, d.Concurrency)
@@ -484,17 +499,26 @@ func (e *Engine) Enqueue(ctx context.Context, ev *Event, to ...string) error {
 	return nil
 }
 
-// BeginLive records ev durably as Enqueue does, except that the delivery
-// to live is leased to the caller, who attempts it at once and reports
-// with [Engine.Finish]: the "on_failure" (live first) mode. Should the
-// process die before Finish is recorded, the lease expires (after the
+// BeginLive records ev as Enqueue does, except that the delivery to live
+// is leased to the caller, who attempts it at once and reports with
+// [Engine.Finish]: the "on_failure" (live first) mode. Should the process
+// die before Finish is recorded, the lease expires (after the
 // destination's Lease) and a worker attempts the delivery again. The
 // other destinations in to (every destination of ev.Source when empty)
 // are due now. Errors are those of Enqueue.
 //
-// The returned task's attempt is number 1. A healthy destination costs
-// one durable store write (BeginLive) and one lazy one (Finish), which
-// boltstore groups with others into the same commits.
+// The returned task's attempt is number 1. BeginLive returns once ev is
+// durable, except when live is its only destination, the store is an
+// [AppendQueuer] (boltstore) and the destination's RecordWithin is
+// positive: the record is then held, and written when the attempt ends
+// (Finish) or after RecordWithin, whichever comes first; Finish waits for
+// it to be durable when the attempt failed. A destination that answers
+// 2xx within RecordWithin then costs one write, of the event already
+// delivered, which nobody waits for; otherwise a healthy destination
+// costs the record and a lazy report, which boltstore groups with others
+// into the same commits. A crash before the record is durable forgets
+// the event; its provider had no answer then, unless the destination
+// took the event.
 func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...string) (*Task, error) {
 	ws, err := e.targets(ev.Source, to, live)
 	if err != nil {
@@ -514,17 +538,28 @@ func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...st
 		}
 		ev.Deliveries[i] = d
 	}
-	if err := e.store.Append(ctx, ev); err != nil {
-		return nil, err
-	}
-	for _, w := range ws {
-		if w != lw {
-			w.poke()
+	t := &Task{Delivery: ev.Deliveries[li], Attempt: 1, live: true, started: now}
+	if aq, ok := e.store.(AppendQueuer); ok && len(ws) == 1 && lw.d.RecordWithin > 0 {
+		// Attempted at once; written when it ends: see Finish.
+		qa, err := aq.QueueAppend(ctx, ev, lw.d.RecordWithin)
+		if err != nil {
+			return nil, err
+		}
+		t.queued = qa
+	} else {
+		if err := e.store.Append(ctx, ev); err != nil {
+			return nil, err
+		}
+		for _, w := range ws {
+			if w != lw {
+				w.poke()
+			}
 		}
 	}
 	tev := *ev
 	tev.Deliveries = nil
-	return &Task{Event: &tev, Delivery: ev.Deliveries[li], Attempt: 1, live: true, started: now}, nil
+	t.Event = &tev
+	return t, nil
 }
 
 // Finish reports the outcome of the live attempt of t (from BeginLive):
@@ -532,11 +567,17 @@ func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...st
 // backoff, or dead (a permanent failure, or MaxAttempts 1). The report is
 // lazy: Finish does not wait for it to be durable (a crash before it is
 // costs one repeated attempt). The report is made even if ctx has ended
-// (the provider hung up). It returns an error only when the store refused
-// the report at once; a store that failed (ErrUnavailable) gets the
-// report again from the destination's worker, before the worker leases
-// anything, so that the delivery is not made again once the store is
-// back.
+// (the provider hung up).
+//
+// When the attempt failed and BeginLive only queued the record, Finish
+// first waits (within ctx) for the record to be durable; if it could not
+// be made, Finish returns the store's answer as Enqueue would (ErrExists,
+// or an error wrapping ErrUnavailable: the event is not recorded) and
+// reports nothing. Otherwise it returns an error only when the store
+// refused the report at once; a store that failed (ErrUnavailable) gets
+// the report again from the destination's worker, before the worker
+// leases anything, so that the delivery is not made again once the store
+// is back.
 func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 	if t == nil || !t.live {
 		return errors.New("delivery: Finish takes a task from BeginLive")
@@ -546,6 +587,12 @@ func (e *Engine) Finish(ctx context.Context, t *Task, r Result) error {
 		return fmt.Errorf("%w: %s", ErrUnknownDestination, t.Queue())
 	}
 	t.live = false // finished once
+	if t.queued != nil && !r.Delivered {
+		// Answered "queued" only once it is: durable.
+		if err := t.queued.Wait(ctx); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
 	// The report must land even when the provider has hung up.
 	return w.settle(context.WithoutCancel(ctx), t, &r, t.started, e.clock.Now(), true)
 }
@@ -557,6 +604,11 @@ func (e *Engine) Extend(ctx context.Context, t *Task) error {
 	w := e.queues[t.Queue()]
 	if w == nil {
 		return fmt.Errorf("%w: %s", ErrUnknownDestination, t.Queue())
+	}
+	if t.queued != nil {
+		if err := t.queued.Wait(ctx); err != nil {
+			return err
+		}
 	}
 	return e.store.Extend(ctx, t, e.clock.Now().Add(w.d.Lease))
 }
@@ -966,11 +1018,15 @@ func (w *worker) settle(ctx context.Context, t *Task, r *Result, start, end time
 	a := Attempt{At: start, StatusCode: r.StatusCode, Latency: end.Sub(start), Error: r.errorText()}
 	st, next, reason := w.d.decide(t, r, end, e.rand)
 	ev := t.Event
-	err := e.store.Report(ctx, Report{
+	rep := Report{
 		Source: ev.Source, ID: ev.ID, Destination: t.Delivery.Destination, Token: t.Delivery.Token,
 		Attempt: &a, Status: st, NextAt: next, Reason: reason, Now: end, Lazy: true,
 		DropPayload: e.dropPayloads && st == StatusDelivered,
-	})
+	}
+	var err error
+	if st != StatusDelivered || t.queued == nil || !t.queued.Fold(rep) {
+		err = e.store.Report(ctx, rep)
+	}
 	n := Notice{Queue: w.q, ID: ev.ID, Type: ev.Type, Seq: ev.Seq, Attempt: a, Number: t.Attempt, Live: live, Status: st, NextAt: next, Reason: reason}
 	switch {
 	case err == nil:

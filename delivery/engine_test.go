@@ -758,6 +758,7 @@ func TestNewValidates(t *testing.T) {
 	want := delivery.Destination{
 		Source: "github", Name: "app", Concurrency: 16, Burst: 1, AttemptTimeout: 30 * time.Second, Lease: time.Minute,
 		Backoff: delivery.Backoff{Initial: time.Second, Max: time.Hour}, MaxAttempts: 100, MaxAge: 72 * time.Hour, MaxRetryAfter: time.Hour,
+		RecordWithin: 100 * time.Millisecond,
 	}
 	if !reflect.DeepEqual(d, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", d, want)

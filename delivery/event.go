@@ -307,8 +307,9 @@ type Task struct {
 	// count).
 	Attempt int
 
-	live    bool      // leased to a caller by Engine.BeginLive
-	started time.Time // BeginLive's time, for a live attempt's latency
+	live    bool         // leased to a caller by Engine.BeginLive
+	started time.Time    // BeginLive's time, for a live attempt's latency
+	queued  QueuedAppend // BeginLive's record, when only queued
 }
 
 // Queue returns the task's queue.

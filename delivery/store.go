@@ -121,6 +121,44 @@ type Store interface {
 	Stats(ctx context.Context, qs []Queue) ([]QueueStats, error)
 }
 
+// AppendQueuer is a Store that can queue an append, and take in the
+// outcome of the event's live attempt while the append waits for its
+// write: boltstore, which commits its writes in groups. [Engine.BeginLive]
+// uses it so that the live attempt does not wait for the store: an
+// attempt the destination accepts before the event is written costs one
+// write, of the event already delivered, which nobody waits for.
+type AppendQueuer interface {
+	Store
+
+	// QueueAppend queues the append of ev, as Append takes it, and
+	// returns without waiting for the write; ev.Seq is not set. The
+	// store begins the write within hold, or as soon as a report is
+	// folded in or Wait is called. It returns ErrExists when an event
+	// with the same source and id is already written (one queued at the
+	// same moment is found by the write: see QueuedAppend.Wait), and the
+	// errors of Append that need no write.
+	QueueAppend(ctx context.Context, ev *Event, hold time.Duration) (QueuedAppend, error)
+}
+
+// QueuedAppend is an append queued by [AppendQueuer.QueueAppend]. A
+// report on its event sent with Report after Fold returned false, or
+// after Wait returned, is written after the append; one sent before may
+// find no event.
+type QueuedAppend interface {
+	// Fold makes r, the report of an attempt of one of the event's
+	// deliveries, part of the append when the store has not begun
+	// writing it, and reports whether it did; r's Token is not checked.
+	// When Fold returns false, send r with Report as usual. A failure of
+	// the write that r was folded into goes where the failures of lazy
+	// reports go (boltstore: its OnError).
+	Fold(r Report) bool
+
+	// Wait returns Append's answer once the append is written and
+	// durable (nil, ErrExists, or an error wrapping ErrUnavailable), or
+	// ctx's error when ctx ends first.
+	Wait(ctx context.Context) error
+}
+
 // Report is what a worker (or a live caller) tells the store after an
 // attempt: the attempt, and the delivery's next status.
 type Report struct {

@@ -97,7 +97,7 @@ func bulkAppend(tb testing.TB, s *Store, evs []*delivery.Event) {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		t := open(tx)
 		for _, ev := range evs {
-			if res, err := t.append(ev); err != nil || res != nil {
+			if res, err := t.append(ev, nil); err != nil || res != nil {
 				return fmt.Errorf("append: %v %v", res, err)
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,11 +77,8 @@ type Store struct {
 
 	commits, writes atomic.Uint64 // transactions and writes committed
 
-	// syncing is closed when the commit under way ends; set while that
-	// commit holds writes whose callers were answered before it (leases),
-	// so that a read made after such an answer waits to see the write.
-	smu     sync.Mutex
-	syncing chan struct{}
+	hmu  sync.Mutex
+	held map[*queuedAppend]struct{} // appends QueueAppend holds: Close sends them
 }
 
 var _ delivery.Store = (*Store)(nil)
@@ -170,6 +168,13 @@ func (s *Store) DB() *bolt.DB { return s.db }
 // committer, and closes the database if Open opened it. Calls after Close
 // return an error wrapping delivery.ErrClosed.
 func (s *Store) Close() error {
+	s.hmu.Lock()
+	held := s.held
+	s.held = nil
+	s.hmu.Unlock()
+	for q := range held {
+		q.send() // written before the committer stops
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -197,6 +202,8 @@ type op struct {
 	err       error
 	done      chan struct{} // nil for a lazy op
 	signalled bool          // done was closed
+	orphan    bool          // set by fn: its caller may not wait; failures go to onError
+	barrier   bool          // no write: done once the writes queued before are committed
 }
 
 // How a write's caller waits.
@@ -235,24 +242,32 @@ func (s *Store) write(ctx context.Context, name string, w wait, fn func(tx *bolt
 	if !lazy {
 		o.done = make(chan struct{})
 	}
+	if err := s.enqueue(ctx, o); err != nil || lazy {
+		return err
+	}
+	return s.await(ctx, o)
+}
+
+// enqueue queues o for the committer.
+func (s *Store) enqueue(ctx context.Context, o *op) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	if s.closed {
-		s.mu.RUnlock()
 		return delivery.ErrClosed
 	}
 	select {
 	case s.ops <- o:
-		s.mu.RUnlock()
+		return nil
 	case <-ctx.Done():
-		s.mu.RUnlock()
 		return ctx.Err()
 	}
-	if lazy {
-		return nil
-	}
+}
+
+// await waits for o's commit, or the end of ctx.
+func (s *Store) await(ctx context.Context, o *op) error {
 	select {
 	case <-o.done:
 		return s.answer(o, o.err)
@@ -309,39 +324,45 @@ func (s *Store) commitLoop() {
 // commit runs batch in one transaction. If it fails, each op runs again
 // alone, so that one bad write (a key too large) does not fail the
 // others.
+//
+// Barriers (Flush, and every read) write nothing: they are done when the
+// writes queued before them are, and a batch of barriers alone commits
+// nothing.
 func (s *Store) commit(batch []*op) {
-	s.commits.Add(1)
-	s.writes.Add(uint64(len(batch)))
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		for _, o := range batch {
-			if err := o.run(tx); err != nil {
-				return err
-			}
-			if o.early {
-				// Its caller goes on while the commit syncs; reads wait.
-				s.smu.Lock()
-				if s.syncing == nil {
-					s.syncing = make(chan struct{})
-				}
-				s.smu.Unlock()
-				close(o.done)
-				o.signalled = true
-			}
+	writes := 0
+	for _, o := range batch {
+		if !o.barrier {
+			writes++
 		}
-		return nil
-	})
-	s.smu.Lock()
-	if s.syncing != nil {
-		close(s.syncing)
-		s.syncing = nil
 	}
-	s.smu.Unlock()
+	var err error
+	if writes > 0 {
+		s.commits.Add(1)
+		s.writes.Add(uint64(writes))
+		err = s.db.Update(func(tx *bolt.Tx) error {
+			for _, o := range batch {
+				if o.barrier {
+					continue
+				}
+				if err := o.run(tx); err != nil {
+					return err
+				}
+				if o.early {
+					// Its caller goes on while the commit syncs;
+					// reads queue behind it, and wait.
+					close(o.done)
+					o.signalled = true
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
-		if len(batch) == 1 && !batch[0].signalled {
+		if writes == 1 && !batch[0].signalled && !batch[0].barrier {
 			batch[0].err = err
 		} else {
 			for _, o := range batch {
-				if !o.signalled {
+				if !o.signalled && !o.barrier {
 					o.err = s.db.Update(o.run)
 				}
 			}
@@ -353,7 +374,9 @@ func (s *Store) commit(batch []*op) {
 		}
 		if o.done != nil {
 			close(o.done)
-			continue
+			if !o.orphan {
+				continue
+			}
 		}
 		if s.onError == nil {
 			continue
@@ -366,11 +389,19 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
-// Flush returns once every write queued before it (lazy reports
-// included) is committed and synced. Reads (Get, List, Stats) see only
-// committed writes: Flush first to read what was just reported lazily.
+// Flush returns once every write queued before it (lazy reports and
+// queued appends included) is committed and synced; it writes nothing
+// itself. Reads (Get, List, Stats) flush first, so that they see every
+// write made before them.
 func (s *Store) Flush(ctx context.Context) error {
-	return s.write(ctx, "flush", committed, func(*bolt.Tx) (error, error) { return nil, nil })
+	o := &op{name: "flush", barrier: true, done: make(chan struct{})}
+	if s.mode != groupCommit {
+		return nil // every write was synchronous
+	}
+	if err := s.enqueue(ctx, o); err != nil {
+		return err
+	}
+	return s.await(ctx, o)
 }
 
 // Append implements [delivery.Store]. The event is committed, and synced
@@ -380,8 +411,157 @@ func (s *Store) Append(ctx context.Context, ev *delivery.Event) error {
 		return err
 	}
 	return s.write(ctx, "append", committed, func(tx *bolt.Tx) (error, error) {
-		return open(tx).append(ev)
+		return open(tx).append(ev, nil)
 	})
+}
+
+// QueueAppend implements [delivery.AppendQueuer]: the append is given to
+// the committer when the report is folded in, when Wait is called, or
+// after hold, whichever comes first, and joins the next group commit. A
+// report folded in before the commit takes the append is written with it
+// (the event then goes in already delivered: one write, and no index
+// entry to add and remove again). An id already committed is found at
+// once, by a read, so that a live attempt is not made for a duplicate.
+func (s *Store) QueueAppend(ctx context.Context, ev *delivery.Event, hold time.Duration) (delivery.QueuedAppend, error) {
+	if err := ev.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return nil, delivery.ErrClosed
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if _, ok := open(tx).lookup(ev.Source, ev.ID); ok {
+			return delivery.ErrExists
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, delivery.ErrExists) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: boltstore: append: %w", delivery.ErrUnavailable, err)
+	}
+	rec := *ev // the caller's event is not written to from the committer
+	rec.Deliveries = slices.Clone(ev.Deliveries)
+	qa := &queuedAppend{s: s}
+	qa.o = &op{name: "append", done: make(chan struct{})}
+	qa.o.fn = func(tx *bolt.Tx) (error, error) {
+		fold := qa.take()
+		qa.o.orphan = fold != nil
+		return open(tx).append(&rec, fold)
+	}
+	if hold > 0 && s.mode == groupCommit {
+		s.hmu.Lock()
+		if s.held == nil {
+			s.held = make(map[*queuedAppend]struct{})
+		}
+		s.held[qa] = struct{}{}
+		s.hmu.Unlock()
+		qa.mu.Lock()
+		qa.timer = time.AfterFunc(hold, qa.send)
+		qa.mu.Unlock()
+	} else {
+		qa.send()
+	}
+	return qa, nil
+}
+
+// queuedAppend is an append queued by QueueAppend. Until it is sent to
+// the committer (send), and then until the committer takes it (take),
+// Fold may give it a report to write with the event.
+type queuedAppend struct {
+	s     *Store
+	o     *op
+	mu    sync.Mutex
+	timer *time.Timer // sends it after the hold
+	sent  bool        // given to the committer (or failed to be)
+	taken bool        // being written
+	fold  *delivery.Report
+}
+
+// send gives the append to the committer, once. A store closed meanwhile
+// fails it (Wait returns ErrClosed; a folded report's failure goes to
+// OnError).
+func (q *queuedAppend) send() {
+	q.mu.Lock()
+	if q.sent {
+		q.mu.Unlock()
+		return
+	}
+	q.sent = true
+	held := q.timer != nil
+	if held {
+		q.timer.Stop()
+	}
+	folded := q.fold != nil
+	q.mu.Unlock()
+	s := q.s
+	if held {
+		s.hmu.Lock()
+		delete(s.held, q)
+		s.hmu.Unlock()
+	}
+	var err error
+	switch s.mode {
+	case updateEach:
+		err = s.db.Update(q.o.run)
+	case boltBatch:
+		err = s.db.Batch(q.o.run)
+	default:
+		// Not cancelled: once QueueAppend has returned, the append is
+		// made unless the store closes.
+		if err = s.enqueue(context.Background(), q.o); err == nil {
+			return
+		}
+	}
+	q.o.err = err
+	close(q.o.done)
+	if err != nil && folded && s.onError != nil {
+		s.onError(s.answer(q.o, err))
+	}
+}
+
+// Fold implements [delivery.QueuedAppend]. A folded append is sent at
+// once: nothing is left to wait for.
+func (q *queuedAppend) Fold(r delivery.Report) bool {
+	if r.Check() != nil {
+		return false
+	}
+	if r.Attempt != nil {
+		a := *r.Attempt
+		r.Attempt = &a
+	}
+	q.mu.Lock()
+	if q.taken || q.fold != nil {
+		q.mu.Unlock()
+		return false
+	}
+	q.fold = &r
+	q.mu.Unlock()
+	q.send()
+	return true
+}
+
+// take marks the append as being written and returns the report folded
+// into it, if any. A transaction that runs again takes it again.
+func (q *queuedAppend) take() *delivery.Report {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.taken = true
+	return q.fold
+}
+
+// Wait implements [delivery.QueuedAppend]: it sends the append at once,
+// then waits for its commit.
+func (q *queuedAppend) Wait(ctx context.Context) error {
+	q.send()
+	return q.s.await(ctx, q.o)
 }
 
 // Lease implements [delivery.Store].
@@ -471,7 +651,7 @@ func (s *Store) Purge(ctx context.Context, f delivery.Filter) (int, error) {
 // Get implements [delivery.Store].
 func (s *Store) Get(ctx context.Context, source, id string) (*delivery.Event, error) {
 	var ev *delivery.Event
-	err := s.view(func(t txn) error {
+	err := s.view(ctx, func(t txn) error {
 		seq, ok := t.lookup(source, id)
 		if !ok {
 			return delivery.ErrNotFound
@@ -489,7 +669,7 @@ func (s *Store) Get(ctx context.Context, source, id string) (*delivery.Event, er
 // a filter that matches few events costs a walk over many.
 func (s *Store) List(ctx context.Context, f delivery.Filter) ([]*delivery.Event, error) {
 	var evs []*delivery.Event
-	err := s.view(func(t txn) error {
+	err := s.view(ctx, func(t txn) error {
 		var err error
 		evs, err = t.list(ctx, &f)
 		return err
@@ -500,7 +680,7 @@ func (s *Store) List(ctx context.Context, f delivery.Filter) ([]*delivery.Event,
 // Stats implements [delivery.Store].
 func (s *Store) Stats(ctx context.Context, qs []delivery.Queue) ([]delivery.QueueStats, error) {
 	out := make([]delivery.QueueStats, len(qs))
-	err := s.view(func(t txn) error {
+	err := s.view(ctx, func(t txn) error {
 		for i, q := range qs {
 			out[i] = t.stats(q)
 		}
@@ -509,20 +689,13 @@ func (s *Store) Stats(ctx context.Context, qs []delivery.Queue) ([]delivery.Queu
 	return out, err
 }
 
-// view runs fn in a read-only transaction. ErrNotFound passes through;
-// other failures wrap ErrUnavailable.
-func (s *Store) view(fn func(t txn) error) error {
-	s.mu.RLock()
-	closed := s.closed
-	s.mu.RUnlock()
-	if closed {
-		return delivery.ErrClosed
-	}
-	s.smu.Lock()
-	syncing := s.syncing
-	s.smu.Unlock()
-	if syncing != nil {
-		<-syncing // a lease answered before its commit: read it
+// view runs fn in a read-only transaction, once the writes queued before
+// it are committed (Flush): a lazy report, a queued append, a lease
+// answered before its commit. ErrNotFound passes through; other failures
+// wrap ErrUnavailable.
+func (s *Store) view(ctx context.Context, fn func(t txn) error) error {
+	if err := s.Flush(ctx); err != nil {
+		return err
 	}
 	err := s.db.View(func(tx *bolt.Tx) error { return fn(open(tx)) })
 	if err != nil && !errors.Is(err, delivery.ErrNotFound) {

@@ -256,7 +256,9 @@ func (t txn) change(ev *delivery.Event, dest string, fn func(d *delivery.Deliver
 	return t.save(ev)
 }
 
-func (t txn) append(ev *delivery.Event) (result error, err error) {
+// append records ev; fold, when not nil, is the report of an attempt of
+// one of its deliveries, applied before anything is written.
+func (t txn) append(ev *delivery.Event, fold *delivery.Report) (result error, err error) {
 	ik := idKey(ev.Source, ev.ID)
 	if t.ids.Get(ik) != nil {
 		return delivery.ErrExists, nil
@@ -278,8 +280,18 @@ func (t txn) append(ev *delivery.Event) (result error, err error) {
 		}
 		rec.Deliveries[i] = d
 	}
-	if err := t.data.Put(dataKey(seq, kindBody), ev.Body); err != nil {
-		return nil, err
+	if fold != nil {
+		if d := rec.Delivery(fold.Destination); d != nil {
+			d.Apply(fold)
+			if fold.DropPayload && rec.Status() == delivery.StatusDelivered {
+				rec.Header, rec.PayloadDropped = nil, true
+			}
+		}
+	}
+	if !rec.PayloadDropped {
+		if err := t.data.Put(dataKey(seq, kindBody), ev.Body); err != nil {
+			return nil, err
+		}
 	}
 	if err := t.ids.Put(ik, seqKey(seq)); err != nil {
 		return nil, err

@@ -90,6 +90,14 @@ func Run(t *testing.T, h Harness) {
 		{"EngineRestart", testEngineRestart},
 		{"EngineDeadAfterMaxAttempts", testEngineDeadAfterMaxAttempts},
 	}
+	if s, _ := h.New(t); s != nil {
+		if _, ok := s.(delivery.AppendQueuer); ok {
+			tests = append(tests, struct {
+				name string
+				fn   func(t *testing.T, c *checker)
+			}{"QueueAppend", testQueueAppend})
+		}
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, restart := h.New(t)
@@ -645,6 +653,69 @@ func testLiveFirst(t *testing.T, c *checker) {
 		t.Fatalf("live failure recorded as %+v", d.Attempts)
 	}
 	c.wantIDs("app before the retry", c.leaseIDs(app, T0.Add(5*time.Second-time.Millisecond), 10, "w"), nil)
+	c.wantIDs("app retry", c.leaseIDs(app, T0.Add(5*time.Second), 10, "w"), []string{"fails"})
+}
+
+// testQueueAppend checks an AppendQueuer: a live delivery reported by
+// Fold (or, when the write had begun, by Report) reads back delivered; a
+// failed one, reported after Wait, is retried; a recorded id is refused;
+// an append nobody folds into or waits for is written within its hold.
+func testQueueAppend(t *testing.T, c *checker) {
+	aq := c.s.(delivery.AppendQueuer)
+	app := delivery.Queue{Source: "stripe", Destination: "app"}
+	ev := liveEvent("ok")
+	ev.Deliveries = ev.Deliveries[:1]
+	qa, err := aq.QueueAppend(c.ctx, ev, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live := &delivery.Task{Event: &delivery.Event{Source: "stripe", ID: "ok"}, Delivery: delivery.Delivery{Destination: "app", Token: "live"}}
+	ok := done(live, delivery.StatusDelivered, T0.Add(50*time.Millisecond))
+	ok.Lazy = true
+	if !qa.Fold(ok) {
+		c.report(ok, nil)
+	}
+	if err := qa.Wait(c.ctx); err != nil {
+		t.Fatal(err)
+	}
+	fev := liveEvent("fails")
+	fev.Deliveries = fev.Deliveries[:1]
+	qa, err = aq.QueueAppend(c.ctx, fev, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := qa.Wait(c.ctx); err != nil {
+		t.Fatal(err)
+	}
+	live.Event.ID = "fails"
+	fail := done(live, delivery.StatusPending, T0.Add(3*time.Second))
+	fail.NextAt = T0.Add(5 * time.Second)
+	fail.Lazy = true
+	c.report(fail, nil)
+	if _, err := aq.QueueAppend(c.ctx, liveEvent("ok"), time.Minute); !errors.Is(err, delivery.ErrExists) {
+		t.Fatalf("QueueAppend of a recorded id: %v, want ErrExists", err)
+	}
+	// Neither folded nor waited for: written within its hold.
+	hev := liveEvent("held")
+	hev.Deliveries = hev.Deliveries[:1]
+	if _, err := aq.QueueAppend(c.ctx, hev, 20*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, err := c.s.Get(c.ctx, "stripe", "held")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, delivery.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatalf("an append held 20ms: Get %v after 5s", err)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.s = c.restart()
+	if d := c.wantStatus(c.get("stripe", "ok"), "app", delivery.StatusDelivered); d.AttemptCount != 1 {
+		t.Fatalf("live delivery: %d attempts, want 1", d.AttemptCount)
+	}
+	c.wantStatus(c.get("stripe", "fails"), "app", delivery.StatusPending)
 	c.wantIDs("app retry", c.leaseIDs(app, T0.Add(5*time.Second), 10, "w"), []string{"fails"})
 }
 

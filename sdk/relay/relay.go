@@ -327,8 +327,9 @@ func (rl *Relay) ServeInput(w http.ResponseWriter, r *http.Request, in *expr.Inp
 	if err != nil {
 		return rl.answerRecorded(w, ev, err)
 	}
-	// Durable from here: whatever happens to the live attempt, the event
-	// is delivered.
+	// Recorded (or, on the embedded store, queued for its next commit:
+	// Finish waits for it unless the app takes the event): whatever
+	// happens to the live attempt, the event is delivered.
 	lctx, cancel := context.WithTimeout(ctx, rl.cfg.LiveBudget)
 	defer cancel()
 	resp, err := rl.do(lctx, task, in)
@@ -345,8 +346,11 @@ func (rl *Relay) ServeInput(w http.ResponseWriter, r *http.Request, in *expr.Inp
 	if resp != nil {
 		drainClose(resp)
 	}
-	_ = eng.Finish(context.WithoutCancel(ctx), task, res)
+	ferr := eng.Finish(ctx, task, res)
 	if !res.Delivered {
+		if errors.Is(ferr, delivery.ErrExists) || errors.Is(ferr, delivery.ErrUnavailable) {
+			return rl.answerRecorded(w, ev, ferr) // not recorded by this request
+		}
 		writeQueued(w, ev)
 		return nil
 	}
