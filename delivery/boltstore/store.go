@@ -35,12 +35,25 @@ type Config struct {
 	//
 	// default: 1000 (DefaultMaxBatch)
 	MaxBatch int
+
+	// LazyDelay is how long the committer may hold a group made only of
+	// lazy writes (reports, and appends with their live outcome folded
+	// in: writes nobody waits for) to gather more, so that a busy store
+	// syncs less often and rewrites each page for more events. A write
+	// someone waits for (an Append, a Lease, a read's Flush) ends the
+	// wait at once. A crash loses at most the lazy writes of the last
+	// LazyDelay: a lost report costs one repeated attempt once the lease
+	// expires. Negative: no wait.
+	//
+	// default: 10ms (DefaultLazyDelay)
+	LazyDelay time.Duration
 }
 
 // Defaults of [Config].
 const (
-	DefaultTimeout  = 5 * time.Second
-	DefaultMaxBatch = 1000
+	DefaultTimeout   = 5 * time.Second
+	DefaultMaxBatch  = 1000
+	DefaultLazyDelay = 10 * time.Millisecond
 )
 
 // Bucket names (tx.go describes their keys).
@@ -64,11 +77,12 @@ const (
 // Store is a [delivery.Store] in a bbolt file. Make one with [Open] or
 // [New]; the zero value is not usable. It is safe for concurrent use.
 type Store struct {
-	db       *bolt.DB
-	own      bool // Close closes db
-	onError  func(error)
-	maxBatch int
-	mode     commitMode
+	db        *bolt.DB
+	own       bool // Close closes db
+	onError   func(error)
+	maxBatch  int
+	lazyDelay time.Duration
+	mode      commitMode
 
 	mu     sync.RWMutex // held to send on ops; Close takes it to close ops
 	closed bool
@@ -139,15 +153,19 @@ func newStore(db *bolt.DB, cfg Config, own bool) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
 	s := &Store{
-		db:       db,
-		own:      own,
-		onError:  cfg.OnError,
-		maxBatch: cfg.MaxBatch,
-		ops:      make(chan *op, 4096),
-		done:     make(chan struct{}),
+		db:        db,
+		own:       own,
+		onError:   cfg.OnError,
+		maxBatch:  cfg.MaxBatch,
+		lazyDelay: cfg.LazyDelay,
+		ops:       make(chan *op, 4096),
+		done:      make(chan struct{}),
 	}
 	if s.maxBatch == 0 {
 		s.maxBatch = DefaultMaxBatch
+	}
+	if s.lazyDelay == 0 {
+		s.lazyDelay = DefaultLazyDelay
 	}
 	go s.commitLoop()
 	return s, nil
@@ -204,6 +222,7 @@ type op struct {
 	signalled bool          // done was closed
 	orphan    bool          // set by fn: its caller may not wait; failures go to onError
 	barrier   bool          // no write: done once the writes queued before are committed
+	lazy      bool          // nobody waits for it: the committer may hold it (LazyDelay)
 }
 
 // How a write's caller waits.
@@ -231,8 +250,8 @@ func (o *op) run(tx *bolt.Tx) (err error) {
 // and returns its result as w says. When it returns ctx's error, fn may
 // still run later: the caller must not read what fn writes.
 func (s *Store) write(ctx context.Context, name string, w wait, fn func(tx *bolt.Tx) (error, error)) error {
-	o := &op{name: name, fn: fn, early: w == applied}
 	lazy := w == lazily
+	o := &op{name: name, fn: fn, early: w == applied, lazy: lazy}
 	switch s.mode {
 	case updateEach:
 		return s.answer(o, s.db.Update(o.run))
@@ -301,24 +320,62 @@ func (s *Store) answer(o *op, err error) error {
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*op, 0, s.maxBatch)
+	var hold *time.Timer
 	for o := range s.ops {
 		batch = append(batch[:0], o)
 		runtime.Gosched()
-	drain:
-		for len(batch) < s.maxBatch {
-			select {
-			case o, ok := <-s.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
+		lazy := s.take(&batch)
+		if lazy && s.lazyDelay > 0 && len(batch) < s.maxBatch {
+			// Nobody waits for these: gather more, until someone does.
+			if hold == nil {
+				hold = time.NewTimer(s.lazyDelay)
+			} else {
+				hold.Reset(s.lazyDelay)
 			}
+		gather:
+			for len(batch) < s.maxBatch {
+				select {
+				case o, ok := <-s.ops:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, o)
+					if !o.lazy {
+						s.take(&batch)
+						break gather
+					}
+				case <-hold.C:
+					break gather
+				}
+			}
+			hold.Stop()
 		}
 		s.commit(batch)
 		clear(batch)
 	}
+}
+
+// take appends to batch the writes queued now, up to maxBatch, and
+// reports whether every write of batch is lazy.
+func (s *Store) take(batch *[]*op) (lazy bool) {
+drain:
+	for len(*batch) < s.maxBatch {
+		select {
+		case o, ok := <-s.ops:
+			if !ok {
+				break drain
+			}
+			*batch = append(*batch, o)
+		default:
+			break drain
+		}
+	}
+	for _, o := range *batch {
+		if !o.lazy {
+			return false
+		}
+	}
+	return true
 }
 
 // commit runs batch in one transaction. If it fails, each op runs again
@@ -500,6 +557,7 @@ func (q *queuedAppend) send() {
 		q.timer.Stop()
 	}
 	folded := q.fold != nil
+	q.o.lazy = folded // not yet seen by the committer
 	q.mu.Unlock()
 	s := q.s
 	if held {
