@@ -762,8 +762,10 @@ func (w *worker) poke() {
 // moment, after the previous commit's fsync. Leasing only as many as the
 // free slots would then bound a backlog's drain to Concurrency deliveries
 // per commit. So when the last lease was full (a backlog), loop leases
-// ahead: up to Concurrency more than the free slots, kept in ready and
-// started as slots free up. A task leased ahead waits at most for the
+// ahead: a full LeaseBatch however few slots are free, kept in ready and
+// started as slots free up (a drain at Concurrency 16 that leased 32 at a
+// time delivered 0.75× of (b)'s rate; leasing 64, 1.3×: every lease waits
+// for the commit under way). A task leased ahead waits at most for the
 // attempts under way, each bounded by AttemptTimeout; one that waited
 // more than a quarter of its lease has it extended before its attempt
 // starts, so that every attempt starts with most of a lease ahead of it.
@@ -824,7 +826,7 @@ func (w *worker) loop(ctx, actx context.Context) {
 				n, want = tokens, tokens
 			}
 		} else if backlog {
-			want = min(n+w.d.Concurrency, max(e.leaseBatch, n))
+			want = e.leaseBatch // n <= leaseBatch: a full lease
 		}
 		// Not cancelled with ctx: a lease made as Run stops must be
 		// known, so that its tasks are attempted or given back rather

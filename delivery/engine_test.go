@@ -865,6 +865,7 @@ func TestEngineLeasesAhead(t *testing.T) {
 	r := newRig(t, delivery.Config{
 		Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: 2}},
 		Attempt:      g.attempt,
+		LeaseBatch:   3, // a lease ahead takes a full LeaseBatch: 1 slot, 2 ahead
 	})
 	for i := range 10 {
 		r.enqueue(fmt.Sprint("a", i))
