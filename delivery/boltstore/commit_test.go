@@ -167,3 +167,51 @@ func TestLazy(t *testing.T) {
 		t.Fatalf("OnError got %v, want the stale report's ErrLeaseLost", got)
 	}
 }
+
+// Lazy writes are held up to LazyDelay to share a commit; a write
+// someone waits for (here a Flush) ends the hold at once.
+func TestLazyWritesHeld(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		delay time.Duration
+		flush bool
+	}{{"until a waited write", time.Hour, true}, {"until the delay ends", 20 * time.Millisecond, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(filepath.Join(t.TempDir(), "delivery.db"), Config{LazyDelay: c.delay})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			ev := newEvent("x")
+			if err := s.Append(ctx, ev); err != nil {
+				t.Fatal(err)
+			}
+			c0, _ := s.Commits()
+			r := delivery.Report{Source: "s", ID: "x", Destination: "d", Token: "none", Status: delivery.StatusDead, Now: ev.ReceivedAt, Lazy: true}
+			for range 3 {
+				if err := s.Report(ctx, r); err != nil { // lease lost: recorded as nothing
+					t.Fatal(err)
+				}
+			}
+			if c.flush {
+				time.Sleep(20 * time.Millisecond)
+				if c1, _ := s.Commits(); c1 != c0 {
+					t.Fatalf("%d commits while lazy writes were held", c1-c0)
+				}
+				if err := s.Flush(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+				c1, _ := s.Commits()
+				if c1 == c0+1 {
+					break
+				}
+				if c1 > c0+1 || time.Now().After(deadline) {
+					t.Fatalf("%d commits for 3 lazy reports, want 1", c1-c0)
+				}
+			}
+		})
+	}
+}

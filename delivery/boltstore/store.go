@@ -36,24 +36,33 @@ type Config struct {
 	// default: 1000 (DefaultMaxBatch)
 	MaxBatch int
 
-	// LazyDelay is how long the committer may hold a group made only of
-	// lazy writes (reports, and appends with their live outcome folded
-	// in: writes nobody waits for) to gather more, so that a busy store
-	// syncs less often and rewrites each page for more events. A write
-	// someone waits for (an Append, a Lease, a read's Flush) ends the
-	// wait at once. A crash loses at most the lazy writes of the last
-	// LazyDelay: a lost report costs one repeated attempt once the lease
-	// expires. Negative: no wait.
+	// LazyDelay is how long the committer may hold a group of lazy
+	// reports (writes nobody waits for) to gather more, so that a busy
+	// store syncs less often and rewrites each page for more events. A
+	// write someone waits for (an Append, a Lease, a read's Flush) ends
+	// the wait at once. A crash loses at most the reports of the last
+	// LazyDelay: each costs one repeated attempt once its lease expires.
+	// Negative: no wait.
 	//
 	// default: 10ms (DefaultLazyDelay)
 	LazyDelay time.Duration
+
+	// HistoryDelay is LazyDelay for the records of events delivered live
+	// before they were written (a QueueAppend with the outcome folded
+	// in): a crash that loses one loses only the event's history, since
+	// the destination took the event and its provider was answered.
+	// Negative: no wait.
+	//
+	// default: 100ms (DefaultHistoryDelay)
+	HistoryDelay time.Duration
 }
 
 // Defaults of [Config].
 const (
-	DefaultTimeout   = 5 * time.Second
-	DefaultMaxBatch  = 1000
-	DefaultLazyDelay = 10 * time.Millisecond
+	DefaultTimeout      = 5 * time.Second
+	DefaultMaxBatch     = 1000
+	DefaultLazyDelay    = 10 * time.Millisecond
+	DefaultHistoryDelay = 100 * time.Millisecond
 )
 
 // Bucket names (tx.go describes their keys).
@@ -77,12 +86,12 @@ const (
 // Store is a [delivery.Store] in a bbolt file. Make one with [Open] or
 // [New]; the zero value is not usable. It is safe for concurrent use.
 type Store struct {
-	db        *bolt.DB
-	own       bool // Close closes db
-	onError   func(error)
-	maxBatch  int
-	lazyDelay time.Duration
-	mode      commitMode
+	db                      *bolt.DB
+	own                     bool // Close closes db
+	onError                 func(error)
+	maxBatch                int
+	lazyDelay, historyDelay time.Duration
+	mode                    commitMode
 
 	mu     sync.RWMutex // held to send on ops; Close takes it to close ops
 	closed bool
@@ -153,19 +162,23 @@ func newStore(db *bolt.DB, cfg Config, own bool) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
 	s := &Store{
-		db:        db,
-		own:       own,
-		onError:   cfg.OnError,
-		maxBatch:  cfg.MaxBatch,
-		lazyDelay: cfg.LazyDelay,
-		ops:       make(chan *op, 4096),
-		done:      make(chan struct{}),
+		db:           db,
+		own:          own,
+		onError:      cfg.OnError,
+		maxBatch:     cfg.MaxBatch,
+		lazyDelay:    cfg.LazyDelay,
+		historyDelay: cfg.HistoryDelay,
+		ops:          make(chan *op, 4096),
+		done:         make(chan struct{}),
 	}
 	if s.maxBatch == 0 {
 		s.maxBatch = DefaultMaxBatch
 	}
 	if s.lazyDelay == 0 {
 		s.lazyDelay = DefaultLazyDelay
+	}
+	if s.historyDelay == 0 {
+		s.historyDelay = DefaultHistoryDelay
 	}
 	go s.commitLoop()
 	return s, nil
@@ -222,7 +235,7 @@ type op struct {
 	signalled bool          // done was closed
 	orphan    bool          // set by fn: its caller may not wait; failures go to onError
 	barrier   bool          // no write: done once the writes queued before are committed
-	lazy      bool          // nobody waits for it: the committer may hold it (LazyDelay)
+	hold      time.Duration // > 0: nobody waits for it; the committer may hold it that long
 }
 
 // How a write's caller waits.
@@ -251,7 +264,10 @@ func (o *op) run(tx *bolt.Tx) (err error) {
 // still run later: the caller must not read what fn writes.
 func (s *Store) write(ctx context.Context, name string, w wait, fn func(tx *bolt.Tx) (error, error)) error {
 	lazy := w == lazily
-	o := &op{name: name, fn: fn, early: w == applied, lazy: lazy}
+	o := &op{name: name, fn: fn, early: w == applied}
+	if lazy {
+		o.hold = s.lazyDelay
+	}
 	switch s.mode {
 	case updateEach:
 		return s.answer(o, s.db.Update(o.run))
@@ -320,18 +336,17 @@ func (s *Store) answer(o *op, err error) error {
 func (s *Store) commitLoop() {
 	defer close(s.done)
 	batch := make([]*op, 0, s.maxBatch)
-	var hold *time.Timer
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
 	for o := range s.ops {
 		batch = append(batch[:0], o)
 		runtime.Gosched()
-		lazy := s.take(&batch)
-		if lazy && s.lazyDelay > 0 && len(batch) < s.maxBatch {
-			// Nobody waits for these: gather more, until someone does.
-			if hold == nil {
-				hold = time.NewTimer(s.lazyDelay)
-			} else {
-				hold.Reset(s.lazyDelay)
-			}
+		wait := s.take(&batch)
+		if wait > 0 && len(batch) < s.maxBatch {
+			// Nobody waits for these: gather more, until someone does or
+			// the shortest hold among them ends.
+			start := time.Now()
+			hold.Reset(wait)
 		gather:
 			for len(batch) < s.maxBatch {
 				select {
@@ -340,10 +355,19 @@ func (s *Store) commitLoop() {
 						break gather
 					}
 					batch = append(batch, o)
-					if !o.lazy {
+					if o.hold >= wait {
+						continue
+					}
+					if o.hold <= 0 {
 						s.take(&batch)
 						break gather
 					}
+					wait = o.hold
+					left := wait - time.Since(start)
+					if left <= 0 {
+						break gather
+					}
+					hold.Reset(left)
 				case <-hold.C:
 					break gather
 				}
@@ -356,8 +380,9 @@ func (s *Store) commitLoop() {
 }
 
 // take appends to batch the writes queued now, up to maxBatch, and
-// reports whether every write of batch is lazy.
-func (s *Store) take(batch *[]*op) (lazy bool) {
+// returns how long the committer may hold batch: the shortest hold of
+// its writes, 0 when someone waits for one.
+func (s *Store) take(batch *[]*op) (wait time.Duration) {
 drain:
 	for len(*batch) < s.maxBatch {
 		select {
@@ -370,12 +395,11 @@ drain:
 			break drain
 		}
 	}
+	wait = (*batch)[0].hold
 	for _, o := range *batch {
-		if !o.lazy {
-			return false
-		}
+		wait = min(wait, o.hold)
 	}
-	return true
+	return max(wait, 0)
 }
 
 // commit runs batch in one transaction. If it fails, each op runs again
@@ -557,7 +581,9 @@ func (q *queuedAppend) send() {
 		q.timer.Stop()
 	}
 	folded := q.fold != nil
-	q.o.lazy = folded // not yet seen by the committer
+	if folded {
+		q.o.hold = q.s.historyDelay // not yet seen by the committer
+	}
 	q.mu.Unlock()
 	s := q.s
 	if held {
