@@ -49,6 +49,17 @@ type DeliverConfig struct {
 	// LiveBudget bounds the live attempt (on_failure). Default: 2s, under
 	// the common provider timeouts (Slack's is 3s).
 	LiveBudget caddy.Duration `json:"live_budget,omitempty"`
+	// RecordWithin is how long the live attempt (on_failure, embedded
+	// store) may run before the event is written all the same: it is
+	// written when the attempt ends or after RecordWithin, whichever
+	// comes first. An app that answers 2xx within it costs one write,
+	// which the provider's answer does not wait for; a failed attempt is
+	// answered 202 only once the record is durable. Negative (the
+	// Caddyfile's "before"): the record is durable before the live
+	// attempt starts. Not used in async mode, on the Redis store, or for
+	// an event that also goes to another deliver block (recorded first).
+	// Default: 100ms.
+	RecordWithin caddy.Duration `json:"record_within,omitempty"`
 	// MaxAttempts and MaxAge end the retries: the delivery is then dead
 	// (kept, counted, replayable). Default: 100 attempts, 72h.
 	MaxAttempts int            `json:"max_attempts,omitempty"`
@@ -127,18 +138,7 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 		if d.MaxAttempts < 0 || d.Concurrency < 0 || d.Rate < 0 || d.Burst < 0 || d.Timeout < 0 || d.MaxAge < 0 || d.LiveBudget < 0 {
 			return fmt.Errorf("%s: negative limit", field)
 		}
-		dest := delivery.Destination{
-			Name:           d.Name,
-			Concurrency:    d.Concurrency,
-			AttemptTimeout: time.Duration(d.Timeout),
-			Backoff:        delivery.Backoff{Initial: time.Duration(d.BackoffInitial), Max: time.Duration(d.BackoffMax)},
-			MaxAttempts:    d.MaxAttempts,
-			MaxAge:         time.Duration(d.MaxAge),
-		}
-		if d.Rate > 0 {
-			dest.Rate, dest.Burst = rate.Limit(d.Rate), max(d.Burst, 1)
-		}
-		t := relay.Target{URL: d.URL, Destination: dest}
+		t := relay.Target{URL: d.URL, Destination: d.destination()}
 		if d.Filter != "" {
 			p, err := env.Compile(d.Filter, expr.Bool)
 			if err != nil {
@@ -182,19 +182,40 @@ func (h *Handler) provisionDeliver(ctx caddy.Context, cfg *receive.Config, schem
 	return nil
 }
 
+// destination is the engine's policy for d: zero fields are the engine's
+// defaults.
+func (d *DeliverConfig) destination() delivery.Destination {
+	dest := delivery.Destination{
+		Name:           d.Name,
+		Concurrency:    d.Concurrency,
+		AttemptTimeout: time.Duration(d.Timeout),
+		Backoff:        delivery.Backoff{Initial: time.Duration(d.BackoffInitial), Max: time.Duration(d.BackoffMax)},
+		MaxAttempts:    d.MaxAttempts,
+		MaxAge:         time.Duration(d.MaxAge),
+		RecordWithin:   time.Duration(d.RecordWithin),
+	}
+	if d.Rate > 0 {
+		dest.Rate, dest.Burst = rate.Limit(d.Rate), max(d.Burst, 1)
+	}
+	return dest
+}
+
 // parseDeliver reads a deliver block:
 //
 //	deliver <url> {
-//		name         <name>
-//		mode         on_failure|async
-//		store        embedded [<dir>] | redis
-//		backoff      <initial> <max>
-//		timeout      <duration>
-//		live_budget  <duration>
-//		max_attempts <n>
-//		max_age      <duration>
-//		concurrency  <n>
-//		rate         <n>[/s|/m|/h] [burst <n>]
+//		name          <name>
+//		mode          on_failure|async
+//		store         embedded [<dir>] | redis
+//		backoff       <initial> <max>
+//		timeout       <duration>
+//		live_budget   <duration>
+//		record_within <duration>|before
+//		max_attempts  <n>
+//		max_age       <duration>
+//		concurrency   <n>
+//		rate          <n>[/s|/m|/h] [burst <n>]
+//		filter        "<CEL expression>"
+//		transform     "<CEL expression>"
 //	}
 func parseDeliver(d *caddyfile.Dispenser) (*DeliverConfig, error) {
 	dc := &DeliverConfig{}
@@ -273,6 +294,14 @@ func parseDeliver(d *caddyfile.Dispenser) (*DeliverConfig, error) {
 			if dc.LiveBudget, err = duration("live_budget"); err != nil {
 				return nil, err
 			}
+		case "record_within":
+			v, err := oneArg(d, "deliver record_within")
+			if err != nil {
+				return nil, err
+			}
+			if dc.RecordWithin, err = parseRecordWithin(v); err != nil {
+				return nil, d.Errf("deliver record_within: %v", err)
+			}
 		case "max_age":
 			if dc.MaxAge, err = duration("max_age"); err != nil {
 				return nil, err
@@ -317,4 +346,17 @@ func parseDeliver(d *caddyfile.Dispenser) (*DeliverConfig, error) {
 		}
 	}
 	return dc, nil
+}
+
+// parseRecordWithin reads record_within: a positive duration, or before
+// (negative: the record is durable before the live attempt).
+func parseRecordWithin(s string) (caddy.Duration, error) {
+	if s == "before" {
+		return caddy.Duration(-1), nil
+	}
+	v, err := caddy.ParseDuration(s)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("want a positive duration (100ms, 1s) or before, got %q", s)
+	}
+	return caddy.Duration(v), nil
 }

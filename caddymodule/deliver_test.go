@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/hookgate/hookgate/internal/testredis"
 )
@@ -90,10 +92,22 @@ http://127.0.0.1:%%PORT%% {
 // answer goes back to the provider; a failing app's event is answered
 // 202 queued and delivered in the background once the app is back, with
 // the signature headers stripped and the attempt numbered; the
-// provider's retry is a duplicate.
+// provider's retry is a duplicate. The same holds whether the record is
+// held through the live attempt (record_within: the default 100ms, or
+// 1ms, which the attempt may outlast) or written first (before).
 func TestDeliverLiveFirst(t *testing.T) {
+	for name, extra := range map[string]string{
+		"default": "",
+		"1ms":     "record_within 1ms",
+		"before":  "record_within before",
+	} {
+		t.Run(name, func(t *testing.T) { testDeliverLiveFirst(t, extra) })
+	}
+}
+
+func testDeliverLiveFirst(t *testing.T, extra string) {
 	a := newApp(t)
-	g := startGateway(t, deliverSite(a, t.TempDir(), ""))
+	g := startGateway(t, deliverSite(a, t.TempDir(), extra))
 	body := []byte(invoice)
 
 	resp, got := do(t, signed(t, g.url("/"), "evt_live", body, time.Now(), secretA))
@@ -133,6 +147,75 @@ func TestDeliverLiveFirst(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if n := len(a.delivered()); n != 2 {
 		t.Fatalf("the app accepted %d deliveries, want 2 (each event once)", n)
+	}
+}
+
+// TestParseDeliverRecordWithin: the deliver block's record_within, as
+// the Caddyfile adapter writes it into the JSON config, and the errors
+// that name it.
+func TestParseDeliverRecordWithin(t *testing.T) {
+	for _, c := range []struct {
+		in, want, err string
+	}{
+		{"", `{"url":"http://app/"}`, ""},
+		{"record_within 250ms", `{"url":"http://app/","record_within":250000000}`, ""},
+		{"record_within 2s", `{"url":"http://app/","record_within":2000000000}`, ""},
+		{"record_within before", `{"url":"http://app/","record_within":-1}`, ""},
+		{"mode async\n record_within 50ms", `{"url":"http://app/","mode":"async","record_within":50000000}`, ""},
+		{"record_within 0", "", `deliver record_within: want a positive duration (100ms, 1s) or before, got "0"`},
+		{"record_within -5ms", "", `deliver record_within: want a positive duration (100ms, 1s) or before, got "-5ms"`},
+		{"record_within soon", "", `deliver record_within: want a positive duration (100ms, 1s) or before, got "soon"`},
+		{"record_within", "", "deliver record_within: want exactly one argument, got 0"},
+		{"record_within 1s 2s", "", "deliver record_within: want exactly one argument, got 2"},
+	} {
+		in := "webhook_verify {\n deliver http://app/ {\n " + c.in + "\n }\n}"
+		var h Handler
+		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: %v, want an error with %q", c.in, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", c.in, err)
+			continue
+		}
+		if got, _ := json.Marshal(h.Deliver[0]); string(got) != c.want {
+			t.Errorf("%q: %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// TestDeliverConfigRecordWithin: record_within in a JSON config reaches
+// the engine's destination (zero: the engine's default; negative: the
+// record is durable first) and reads back as written.
+func TestDeliverConfigRecordWithin(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+		out  string
+	}{
+		{`{"url":"http://app/"}`, 0, `{"url":"http://app/"}`},
+		{`{"url":"http://app/","record_within":"250ms"}`, 250 * time.Millisecond, `{"url":"http://app/","record_within":250000000}`},
+		{`{"url":"http://app/","record_within":250000000}`, 250 * time.Millisecond, `{"url":"http://app/","record_within":250000000}`},
+		{`{"url":"http://app/","record_within":-1}`, -1, `{"url":"http://app/","record_within":-1}`},
+		{`{"url":"http://app/","record_within":"-1s"}`, -time.Second, `{"url":"http://app/","record_within":-1000000000}`},
+	} {
+		var d DeliverConfig
+		if err := json.Unmarshal([]byte(c.in), &d); err != nil {
+			t.Fatalf("%s: %v", c.in, err)
+		}
+		if got := d.destination().RecordWithin; got != c.want {
+			t.Errorf("%s: Destination.RecordWithin %v, want %v", c.in, got, c.want)
+		}
+		if out, _ := json.Marshal(&d); string(out) != c.out {
+			t.Errorf("%s: reads back as %s, want %s", c.in, out, c.out)
+		}
+	}
+	var d DeliverConfig
+	if err := json.Unmarshal([]byte(`{"url":"http://app/","record_within":"before"}`), &d); err == nil {
+		t.Error(`"record_within": "before" was accepted; JSON says -1`)
 	}
 }
 
