@@ -28,6 +28,8 @@
 # Settings (environment):
 #   REPS=3  DURATION=6s  WARMUP=1s  SIZES="1024 65536"  CONNS="64 8"
 #   TARGETS="a b c d e f g h i j"  PIN=1 (taskset: gateway on CPU 0, the rest on CPU 1)
+#   G_RECORD_WITHIN= ((g)'s record_within: a duration, or before for strict
+#              record-first; empty: the default, 100ms)
 #   DRAIN_EVENTS=50000 (the backlog of (h))  DRAIN_CONCURRENCY= (its deliver
 #              block's concurrency while draining; empty: the default, 16)
 #   REDIS_POOL=128 (go-redis pool of (d) and (e))
@@ -164,7 +166,7 @@ declare -A VERIFY=(
 		rate_limit 10000000/s burst 10000000
 	}"
 	[f]="$(deliver_verify async "$STORES/f")"
-	[g]="$(deliver_verify on_failure "$STORES/g")"
+	[g]="$(deliver_verify on_failure "$STORES/g" "" "${G_RECORD_WITHIN:+record_within $G_RECORD_WITHIN}")"
 	[i]="webhook_verify standard {
 		source bench
 		secret $SECRET
