@@ -31,23 +31,30 @@
 // caller, try the destination at once, and fall back to the background
 // only when it fails:
 //
-//	task, err := eng.BeginLive(ctx, ev, "app") // durable when it returns nil
+//	task, err := eng.BeginLive(ctx, ev, "app")
 //	if err != nil { ... as above ... }
-//	// complete the dedup claim
 //	resp, err := client.Do(request(task))       // within the live budget
 //	r := delivery.ResultOf(resp, err, time.Now())
-//	_ = eng.Finish(context.WithoutCancel(ctx), task, r)
-//	if r.Delivered {
-//		// pass the app's answer on to the provider
-//	} else {
-//		// answer 202: a worker retries with backoff
+//	err = eng.Finish(ctx, task, r)
+//	switch {
+//	case r.Delivered:
+//		// complete the dedup claim; pass the app's answer on
+//	case errors.Is(err, delivery.ErrExists), errors.Is(err, delivery.ErrUnavailable):
+//		// not recorded: answer as Enqueue's error above
+//	default:
+//		// complete the dedup claim, answer 202: a worker retries
 //	}
 //
-// Finish is lazy: it does not wait for its write to be durable. A healthy
-// destination therefore costs one durable write per event (BeginLive),
-// which boltstore shares with the other writes of the same moment (group
-// commit). Should the process die before Finish is recorded, the lease
-// expires and a worker delivers the event again.
+// On a store that can hold an append ([AppendQueuer]: boltstore),
+// BeginLive does not wait for the record: it is written when Finish is
+// called or after the destination's RecordWithin (100 ms), whichever comes
+// first, and a 2xx reported by then is folded into it, so that a healthy
+// destination costs one write, of the event already delivered, which
+// nobody waits for. Finish of a failed attempt waits for the record to be
+// durable. On other stores (and with RecordWithin negative) BeginLive
+// returns once the event is durable and Finish's report is lazy. Should
+// the process die before Finish is recorded, the lease expires and a
+// worker delivers the event again.
 //
 // The workers start with [Engine.Run]:
 //
