@@ -299,7 +299,7 @@ func parseDeliver(d *caddyfile.Dispenser) (*DeliverConfig, error) {
 			if err != nil {
 				return nil, err
 			}
-			if dc.RecordWithin, err = parseRecordWithin(v); err != nil {
+			if dc.RecordWithin, err = durationOr(v, "before", "100ms, 1s"); err != nil {
 				return nil, d.Errf("deliver record_within: %v", err)
 			}
 		case "max_age":
@@ -346,17 +346,4 @@ func parseDeliver(d *caddyfile.Dispenser) (*DeliverConfig, error) {
 		}
 	}
 	return dc, nil
-}
-
-// parseRecordWithin reads record_within: a positive duration, or before
-// (negative: the record is durable before the live attempt).
-func parseRecordWithin(s string) (caddy.Duration, error) {
-	if s == "before" {
-		return caddy.Duration(-1), nil
-	}
-	v, err := caddy.ParseDuration(s)
-	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("want a positive duration (100ms, 1s) or before, got %q", s)
-	}
-	return caddy.Duration(v), nil
 }

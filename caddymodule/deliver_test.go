@@ -171,14 +171,7 @@ func TestParseDeliverRecordWithin(t *testing.T) {
 		in := "webhook_verify {\n deliver http://app/ {\n " + c.in + "\n }\n}"
 		var h Handler
 		err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(in))
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: %v, want an error with %q", c.in, err, c.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", c.in, err)
+		if !parsed(t, c.in, err, c.err) {
 			continue
 		}
 		if got, _ := json.Marshal(h.Deliver[0]); string(got) != c.want {

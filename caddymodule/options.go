@@ -107,7 +107,7 @@ func parseHookgateOptions(d *caddyfile.Dispenser, _ any) (any, error) {
 				if !d.NextArg() {
 					return nil, d.ArgErr()
 				}
-				keep, err := parseKeep(d.Val())
+				keep, err := durationOr(d.Val(), "forever", "72h, 30d")
 				if err != nil {
 					return nil, d.Errf("hookgate: retention %s: %v", what, err)
 				}
@@ -123,15 +123,17 @@ func parseHookgateOptions(d *caddyfile.Dispenser, _ any) (any, error) {
 	return httpcaddyfile.App{Name: "hookgate", Value: caddyconfig.JSON(app, nil)}, nil
 }
 
-// parseKeep reads a retention period: a positive duration (units up to
-// d, as Caddy's durations), or forever (negative: kept until purged).
-func parseKeep(s string) (caddy.Duration, error) {
-	if s == "forever" {
+// durationOr reads a positive duration (units up to d, as Caddy's
+// durations), or word, which stands for -1: a retention period or forever
+// (kept until purged), record_within or before (durable before the live
+// attempt). examples go in the error.
+func durationOr(s, word, examples string) (caddy.Duration, error) {
+	if s == word {
 		return caddy.Duration(-1), nil
 	}
 	v, err := caddy.ParseDuration(s)
 	if err != nil || v <= 0 {
-		return 0, fmt.Errorf("want a positive duration (72h, 30d) or forever, got %q", s)
+		return 0, fmt.Errorf("want a positive duration (%s) or %s, got %q", examples, word, s)
 	}
 	return caddy.Duration(v), nil
 }

@@ -39,14 +39,7 @@ func TestHookgateGlobalOption(t *testing.T) {
 		{"hookgate {\n retention {\n pending 1h\n }\n}", "", `retention: unrecognized option "pending" (want delivered or dead)`},
 	} {
 		v, err := parseHookgateOptions(caddyfile.NewTestDispenser(c.in), nil)
-		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%q: %v, want an error with %q", c.in, err, c.err)
-			}
-			continue
-		}
-		if err != nil {
-			t.Errorf("%q: %v", c.in, err)
+		if !parsed(t, c.in, err, c.err) {
 			continue
 		}
 		if got := string(v.(httpcaddyfile.App).Value); got != c.want {
@@ -143,4 +136,22 @@ func TestRetentionFromConfig(t *testing.T) {
 	left("evt_dead")
 	reload(retention(-1, "1ms")) // dead: 1ms
 	left("")
+}
+
+// parsed checks a table case's parse error against wantErr (a part of the
+// message; empty: no error), and reports whether the case parsed and has
+// a result to check.
+func parsed(t *testing.T, in string, err error, wantErr string) bool {
+	t.Helper()
+	switch {
+	case wantErr != "":
+		if err == nil || !strings.Contains(err.Error(), wantErr) {
+			t.Errorf("%q: %v, want an error with %q", in, err, wantErr)
+		}
+		return false
+	case err != nil:
+		t.Errorf("%q: %v", in, err)
+		return false
+	}
+	return true
 }

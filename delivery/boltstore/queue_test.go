@@ -18,6 +18,17 @@ func liveEvent(id string) *delivery.Event {
 	return ev
 }
 
+// queue queues the append of liveEvent(id), held for hold.
+func queue(t *testing.T, s *Store, id string, hold time.Duration) (*delivery.Event, delivery.QueuedAppend) {
+	t.Helper()
+	ev := liveEvent(id)
+	qa, err := s.QueueAppend(context.Background(), ev, hold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev, qa
+}
+
 func liveDelivered(ev *delivery.Event) delivery.Report {
 	at := ev.ReceivedAt.Add(20 * time.Millisecond)
 	return delivery.Report{
@@ -33,11 +44,7 @@ func TestQueueAppendFold(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
 	release := block(t, s)
-	ev := liveEvent("x")
-	qa, err := s.QueueAppend(ctx, ev, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev, qa := queue(t, s, "x", time.Hour)
 	if !qa.Fold(liveDelivered(ev)) {
 		t.Fatal("Fold before the commit began: false")
 	}
@@ -78,11 +85,7 @@ func TestQueueAppendFold(t *testing.T) {
 func TestQueueAppendTaken(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	ev := liveEvent("x")
-	qa, err := s.QueueAppend(ctx, ev, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev, qa := queue(t, s, "x", time.Hour)
 	if err := qa.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -235,11 +238,7 @@ func TestEngineLiveQueued(t *testing.T) {
 func TestReadYourWrites(t *testing.T) {
 	s := openTest(t)
 	ctx := context.Background()
-	ev := liveEvent("x")
-	qa, err := s.QueueAppend(ctx, ev, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ev, qa := queue(t, s, "x", time.Hour)
 	qa.Fold(liveDelivered(ev)) // or not: either way Get sees the delivery
 	if err := s.Report(ctx, liveDelivered(ev)); err != nil {
 		t.Fatal(err)
