@@ -9,14 +9,19 @@
 // survives a crash of the process and of the machine, on a disk that
 // honours flushes (on ext4 with fast_commit, use a kernel with its fixes:
 // etcd-io/bbolt#562). NoSync is never used. Lazy reports (Engine.Finish,
-// and the workers' reports) are queued and committed with the next
-// group, normally within a few milliseconds; a crash in between loses
-// the report, not the event: its lease expires and it is attempted again
-// (the destination may then see it twice). Lease answers as soon as its
-// write is applied, while its commit syncs, so that attempts start
-// during the sync; a crash before the commit forgets the lease, and the
-// delivery is leased again. Reads (Get, List, Stats) see committed
-// writes, and wait for the commit of a lease already answered.
+// and the workers' reports) are queued and committed with a later group,
+// within Config.LazyDelay (10 ms) or at once when a write someone waits
+// for comes along; a crash in between loses the report, not the event:
+// its lease expires and it is attempted again (the destination may then
+// see it twice). QueueAppend (Engine.BeginLive, on_failure) holds an
+// append until its live attempt ends or its hold passes; an append the
+// attempt's 2xx was folded into is committed within Config.HistoryDelay
+// (100 ms): a crash before loses that event's history, not a delivery.
+// Lease answers as soon as its write is applied, while its commit syncs,
+// so that attempts start during the sync; a crash before the commit
+// forgets the lease, and the delivery is leased again. Reads (Get, List,
+// Stats) first wait for the writes queued before them (Flush), so a
+// caller reads its own writes, lazy ones included.
 //
 // # Group commit
 //
