@@ -205,6 +205,12 @@ const (
 	liveBudget     = time.Second
 	backoffInitial = 50 * time.Millisecond
 	backoffMax     = time.Second
+	// maxAttempts outlasts the longest outage: at backoffMax 1 s with
+	// full jitter an attempt comes every 0.5 s on average, so the
+	// default 100 runs out in about 50 s, within scenario 1's 60 s
+	// outage at full size (one event died so, once the engine attempted
+	// on schedule).
+	maxAttempts = 1000
 	// dedupLockTTL is how long a dedup claim in Redis holds an event
 	// whose request never settled it.
 	dedupLockTTL = 5 * time.Second
@@ -374,8 +380,9 @@ func runDelivery(t *testing.T, sc deliveryScenario, n int) deliveryResult {
 			backoff %s %s
 			timeout %s
 			live_budget %s
+			max_attempts %d
 		}
-	}`, secret, dedup, env.app.URL(), sc.mode, st, backoffInitial, backoffMax, attemptTimeout, liveBudget)))
+	}`, secret, dedup, env.app.URL(), sc.mode, st, backoffInitial, backoffMax, attemptTimeout, liveBudget, maxAttempts)))
 	}
 
 	// Caddy starts its apps in no set order (a map's), so the HTTP server
