@@ -223,6 +223,10 @@ type Engine struct {
 	tokenPrefix string
 	tokenSeq    atomic.Uint64
 	running     atomic.Bool
+
+	// recording counts the Enqueue and BeginLive calls waiting for the
+	// store to make their event durable (see busyRecording).
+	recording atomic.Int64
 }
 
 // worker runs the deliveries of one queue.
@@ -233,6 +237,7 @@ type worker struct {
 	lim   *rate.Limiter // nil: no rate limit
 	renew bool          // attempts may outlive half their lease
 	wake  chan struct{} // buffered 1: work may be due
+	yield chan struct{} // buffered Concurrency/4: attempts started while recording is busy
 	slots chan struct{} // buffered Concurrency: one per attempt under way
 
 	inflight sync.WaitGroup
@@ -252,6 +257,16 @@ type unreported struct {
 	start, end time.Time
 	live       bool
 }
+
+// busyRecording is how many events waiting at once for the store to
+// record them (Enqueue, BeginLive) make recording busy: the gateway's
+// ingest is then saturated, and each worker starts at most a quarter of
+// its Concurrency in attempts until it is not (yieldToRecording), so that
+// providers, who wait for their answers, go first; a backlog drains at
+// full speed once the burst ends. Bench (f), async on the embedded store,
+// one core, 64 connections: acknowledged 0.72–0.80× of (b) without it,
+// 0.93× with it, and as many events acknowledged and delivered in all.
+const busyRecording = 8
 
 // maxUnreported bounds a worker's unreported outcomes. Past it the oldest
 // is given up: its lease expires and the delivery is attempted again.
@@ -341,6 +356,7 @@ func New(cfg Config) (*Engine, error) {
 			d:     d,
 			renew: d.AttemptTimeout > d.Lease/2,
 			wake:  make(chan struct{}, 1),
+			yield: make(chan struct{}, max(1, d.Concurrency/4)),
 			slots: make(chan struct{}, d.Concurrency),
 		}
 		if d.Rate > 0 && d.Rate != rate.Inf {
@@ -490,13 +506,21 @@ func (e *Engine) Enqueue(ctx context.Context, ev *Event, to ...string) error {
 	for i, w := range ws {
 		ev.Deliveries[i] = Delivery{Destination: w.q.Destination, Status: StatusPending, NextAt: now, Since: ev.ReceivedAt}
 	}
-	if err := e.store.Append(ctx, ev); err != nil {
+	if err := e.record(ctx, ev); err != nil {
 		return err
 	}
 	for _, w := range ws {
 		w.poke()
 	}
 	return nil
+}
+
+// record appends ev, counted in recording while the store makes it
+// durable.
+func (e *Engine) record(ctx context.Context, ev *Event) error {
+	e.recording.Add(1)
+	defer e.recording.Add(-1)
+	return e.store.Append(ctx, ev)
 }
 
 // BeginLive records ev as Enqueue does, except that the delivery to live
@@ -547,7 +571,7 @@ func (e *Engine) BeginLive(ctx context.Context, ev *Event, live string, to ...st
 		}
 		t.queued = qa
 	} else {
-		if err := e.store.Append(ctx, ev); err != nil {
+		if err := e.record(ctx, ev); err != nil {
 			return nil, err
 		}
 		for _, w := range ws {
@@ -951,6 +975,9 @@ func (w *worker) attempt(actx context.Context, t *Task) {
 	defer w.inflight.Done()
 	defer w.release(1)
 	e := w.e
+	if w.yieldToRecording(actx) {
+		defer func() { <-w.yield }()
+	}
 	ctx, cancel := context.WithTimeout(actx, w.d.AttemptTimeout)
 	var stop chan struct{}
 	if w.renew {
@@ -970,6 +997,25 @@ func (w *worker) attempt(actx context.Context, t *Task) {
 		return
 	}
 	_ = w.settle(context.WithoutCancel(actx), t, &r, start, end, false)
+}
+
+// yieldToRecording holds an attempt about to start while recording is
+// busy (busyRecording) until one of the queue's yield slots (a quarter of
+// its Concurrency) is free, and reports whether it took one. It waits at
+// most a quarter of the lease, so that the attempt starts with most of
+// its lease ahead; once recording is no longer busy, new attempts pass
+// at once, and those already waiting start as the yielding ones end.
+func (w *worker) yieldToRecording(ctx context.Context) bool {
+	if w.e.recording.Load() < busyRecording {
+		return false
+	}
+	select {
+	case w.yield <- struct{}{}:
+		return true
+	case <-w.e.clock.After(w.d.Lease / 4):
+	case <-ctx.Done():
+	}
+	return false
 }
 
 // call runs the attempt function, turning a panic into a failed attempt.

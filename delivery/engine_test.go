@@ -941,3 +941,78 @@ func TestEngineLeasesAhead(t *testing.T) {
 		t.Fatalf("after shutdown: %d delivered, %d pending; want 2 and 8", delivered, pending)
 	}
 }
+
+// blockedAppends holds every Append until open is closed, counting the
+// calls that arrived.
+type blockedAppends struct {
+	delivery.Store
+	open    chan struct{}
+	arrived atomic.Int64
+}
+
+func (s *blockedAppends) Append(ctx context.Context, ev *delivery.Event) error {
+	s.arrived.Add(1)
+	select {
+	case <-s.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.Append(ctx, ev)
+}
+
+// While recording is busy (8 events waiting for the store), a worker
+// starts at most a quarter of its Concurrency in attempts; once it is
+// not, attempts pass at once again.
+func TestEngineYieldsToRecording(t *testing.T) {
+	g := newGate()
+	bs := &blockedAppends{Store: openBolt(t), open: make(chan struct{})}
+	r := newRig(t, delivery.Config{
+		Store:        bs,
+		Destinations: []delivery.Destination{{Source: "github", Name: "app", Concurrency: 8}},
+		Attempt:      g.attempt,
+	})
+	ctx := context.Background()
+	for i := range 20 {
+		ev := &delivery.Event{Source: "github", ID: fmt.Sprint("backlog", i), ReceivedAt: deliverytest.T0, Body: []byte("{}"),
+			Deliveries: []delivery.Delivery{{Destination: "app", Status: delivery.StatusPending, NextAt: deliverytest.T0}}}
+		if err := bs.Store.Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var enqueued sync.WaitGroup
+	for i := range 8 {
+		enqueued.Go(func() {
+			if err := r.e.Enqueue(ctx, &delivery.Event{Source: "github", ID: fmt.Sprint("new", i), Body: []byte("{}")}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	for bs.arrived.Load() < 8 {
+		time.Sleep(time.Millisecond)
+	}
+	r.run()
+	for deadline := time.Now().Add(10 * time.Second); g.inFlight.Load() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d attempts under way while recording is busy, want 2", g.inFlight.Load())
+		}
+	}
+	time.Sleep(100 * time.Millisecond) // time for more to start, if they could
+	if m := g.most.Load(); m != 2 {
+		t.Fatalf("at most %d attempts at once while recording was busy, want 2 (Concurrency 8 / 4)", m)
+	}
+	close(bs.open)
+	enqueued.Wait()
+	for deadline := time.Now().Add(10 * time.Second); g.most.Load() <= 2; {
+		select {
+		case g.release <- struct{}{}:
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("attempts still yield once recording is no longer busy")
+		}
+	}
+	close(g.release)
+	for range 28 {
+		r.await(delivery.NoticeDelivered, 0)
+	}
+}
