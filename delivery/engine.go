@@ -24,7 +24,9 @@ type Destination struct {
 	Source, Name string
 
 	// Concurrency bounds the attempts under way at once, per Engine.
-	// Live attempts (BeginLive) are the caller's and do not count.
+	// Live attempts (BeginLive) are the caller's and do not count. While
+	// the Engine is busy recording (busyRecording events waiting for the
+	// store), attempts start up to a quarter of it.
 	//
 	// default: 16 (DefaultConcurrency)
 	Concurrency int
