@@ -931,25 +931,38 @@ func (w *worker) acquireMore(n int) int {
 // quarter of its lease has it extended first; one whose lease is lost
 // meanwhile is dropped (another worker holds it).
 func (w *worker) startReady(ctx, actx context.Context, ready *[]*Task, n int) {
-	e := w.e
 	started := 0
 	for started < n && len(*ready) > 0 {
 		t := (*ready)[0]
 		*ready = (*ready)[1:]
-		if left := t.Delivery.NextAt.Sub(e.clock.Now()); left < w.d.Lease-w.d.Lease/4 {
-			if err := e.store.Extend(context.WithoutCancel(ctx), t, e.clock.Now().Add(w.d.Lease)); err != nil {
-				if !errors.Is(err, ErrLeaseLost) && !errors.Is(err, ErrNotFound) {
-					e.notice(Notice{Kind: NoticeError, Queue: w.q, Op: "extend", Err: err})
-					w.giveBack(t)
-				}
-				continue
-			}
+		if !w.freshen(context.WithoutCancel(ctx), t) {
+			continue
 		}
 		w.inflight.Add(1)
 		go w.attempt(actx, t)
 		started++
 	}
 	w.release(n - started)
+}
+
+// freshen extends t's lease when more than a quarter of it has passed (a
+// task leased ahead, or one that yielded to recording), so that its
+// attempt starts with most of a lease ahead. It reports whether t may be
+// attempted: not when its lease is lost (another holder has it) or could
+// not be extended (then it is given back).
+func (w *worker) freshen(ctx context.Context, t *Task) bool {
+	e := w.e
+	if t.Delivery.NextAt.Sub(e.clock.Now()) >= w.d.Lease-w.d.Lease/4 {
+		return true
+	}
+	if err := e.store.Extend(ctx, t, e.clock.Now().Add(w.d.Lease)); err != nil {
+		if !errors.Is(err, ErrLeaseLost) && !errors.Is(err, ErrNotFound) {
+			e.notice(Notice{Kind: NoticeError, Queue: w.q, Op: "extend", Err: err})
+			w.giveBack(t)
+		}
+		return false
+	}
+	return true
 }
 
 // release frees n slots, the queue's and the Engine's.
@@ -980,6 +993,9 @@ func (w *worker) attempt(actx context.Context, t *Task) {
 	if w.yieldToRecording(actx) {
 		defer func() { <-w.yield }()
 	}
+	if !w.freshen(context.WithoutCancel(actx), t) {
+		return // its lease aged while it yielded, and is lost
+	}
 	ctx, cancel := context.WithTimeout(actx, w.d.AttemptTimeout)
 	var stop chan struct{}
 	if w.renew {
@@ -1004,9 +1020,9 @@ func (w *worker) attempt(actx context.Context, t *Task) {
 // yieldToRecording holds an attempt about to start while recording is
 // busy (busyRecording) until one of the queue's yield slots (a quarter of
 // its Concurrency) is free, and reports whether it took one. It waits at
-// most a quarter of the lease, so that the attempt starts with most of
-// its lease ahead; once recording is no longer busy, new attempts pass
-// at once, and those already waiting start as the yielding ones end.
+// most a quarter of the lease (the attempt then has its lease extended:
+// freshen); once recording is no longer busy, new attempts pass at once,
+// and those already waiting start as the yielding ones end.
 func (w *worker) yieldToRecording(ctx context.Context) bool {
 	if w.e.recording.Load() < busyRecording {
 		return false
