@@ -961,8 +961,9 @@ func (s *blockedAppends) Append(ctx context.Context, ev *delivery.Event) error {
 }
 
 // While recording is busy (8 events waiting for the store), a worker
-// starts at most a quarter of its Concurrency in attempts; once it is
-// not, attempts pass at once again.
+// starts at most a quarter of its Concurrency in attempts, each waiting
+// at most a quarter of its lease, which is then extended; once recording
+// is not busy, every delivery goes through.
 func TestEngineYieldsToRecording(t *testing.T) {
 	g := newGate()
 	bs := &blockedAppends{Store: openBolt(t), open: make(chan struct{})}
@@ -1000,17 +1001,32 @@ func TestEngineYieldsToRecording(t *testing.T) {
 	if m := g.most.Load(); m != 2 {
 		t.Fatalf("at most %d attempts at once while recording was busy, want 2 (Concurrency 8 / 4)", m)
 	}
-	close(bs.open)
-	enqueued.Wait()
-	for deadline := time.Now().Add(10 * time.Second); g.most.Load() <= 2; {
-		select {
-		case g.release <- struct{}{}:
-		case <-time.After(10 * time.Millisecond):
-		}
+	// A yield lasts at most a quarter of the lease; the attempt then
+	// starts with its lease extended.
+	r.clock.Advance(delivery.DefaultAttemptTimeout/2 + time.Second) // past a quarter of the 60 s lease
+	for deadline := time.Now().Add(10 * time.Second); g.inFlight.Load() <= 2; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatal("attempts still yield once recording is no longer busy")
+			t.Fatal("attempts still wait after yielding a quarter of their lease")
 		}
 	}
+	extended := 0
+	for deadline := time.Now().Add(10 * time.Second); extended == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no lease extended when a yielding attempt started")
+		}
+		extended = 0
+		for i := range 20 {
+			ev, err := bs.Store.Get(ctx, "github", fmt.Sprint("backlog", i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Delivery("app").NextAt.Equal(r.clock.Now().Add(2 * delivery.DefaultAttemptTimeout)) {
+				extended++
+			}
+		}
+	}
+	close(bs.open)
+	enqueued.Wait()
 	close(g.release)
 	for range 28 {
 		r.await(delivery.NoticeDelivered, 0)
